@@ -1,0 +1,134 @@
+"""Registries: name -> builder (+ default config).
+
+One generic :class:`Registry` serves every pluggable kind of thing in vxt
+(models, dataset adapters, modality classifiers, metrics, tasks). Entries are
+added with a decorator, timm style::
+
+    from vxt.registry import MODELS
+
+    @MODELS.register("vx2text-tiny", default_config={...})
+    def build_vx2text(config): ...
+
+and looked up by name (``MODELS.get(name)``, ``MODELS.create(name, **overrides)``).
+
+Registries are filled by importing the modules that define entries; each
+registry knows those modules (``modules=``) and imports them on first lookup, so
+importing this file stays free of heavy dependencies.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from vxt.errors import VxtError
+
+
+@dataclass
+class Entry:
+    name: str
+    builder: Callable[..., Any]
+    default_config: dict = field(default_factory=dict)
+    description: str = ""
+
+
+class Registry:
+    def __init__(self, kind: str, modules: tuple[str, ...] = ()):
+        self.kind = kind
+        self._modules = modules
+        self._entries: dict[str, Entry] = {}
+        self._loaded = False
+
+    def register(self, name: str, default_config: dict | None = None, description: str = ""):
+        def deco(fn):
+            if name in self._entries and self._entries[name].builder is not fn:
+                raise ValueError(f"{self.kind} {name!r} is registered twice")
+            doc = description or (fn.__doc__ or "").strip().splitlines()[0:1]
+            if isinstance(doc, list):
+                doc = doc[0] if doc else ""
+            self._entries[name] = Entry(name, fn, dict(default_config or {}), doc)
+            return fn
+
+        return deco
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        import importlib.util
+
+        for mod in self._modules:
+            # Modules not written yet (or removed) are skipped; errors inside an
+            # existing module propagate.
+            try:
+                spec = importlib.util.find_spec(mod)
+            except ModuleNotFoundError:
+                spec = None
+            if spec is not None:
+                importlib.import_module(mod)
+
+    def names(self) -> list[str]:
+        self._load()
+        return sorted(self._entries)
+
+    def __contains__(self, name: str) -> bool:
+        self._load()
+        return name in self._entries
+
+    def get(self, name: str) -> Entry:
+        self._load()
+        try:
+            return self._entries[name]
+        except KeyError:
+            known = ", ".join(sorted(self._entries)) or "none"
+            raise VxtError(f"unknown {self.kind} {name!r} (known: {known})") from None
+
+    def default_config(self, name: str) -> dict:
+        return copy.deepcopy(self.get(name).default_config)
+
+    def create(self, name: str, *args, **kwargs):
+        return self.get(name).builder(*args, **kwargs)
+
+
+def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
+    """Parse ``--set key=value`` pairs; values are JSON when they parse, else strings.
+
+    Dotted keys (``text.d_model=256``) become nested dicts.
+    """
+    import json
+
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise VxtError(f"--set expects key=value, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def merge_config(base: dict, overrides: dict) -> dict:
+    """Recursively merge ``overrides`` into a copy of ``base``."""
+    out = copy.deepcopy(base)
+    for k, v in overrides.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge_config(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+# The registries of vxt. Modules listed here are imported on first lookup.
+MODELS = Registry("model", modules=("vxt.models.vx2text", "vxt.models.bmt", "vxt.models.mdvc"))
+ADAPTERS = Registry("dataset", modules=("vxt.data.adapters",))
+CLASSIFIERS = Registry("modality classifier", modules=("vxt.modalities.video", "vxt.modalities.audio"))
+TASKS = Registry("task", modules=("vxt.tasks",))
