@@ -1,0 +1,72 @@
+"""``vxt train --task T``: train a model (or pre-train a modality classifier) on a data dir."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train(
+        task: str = typer.Option(..., "--task", help="caption | qa | dialog | dense | classify"),
+        data: str = typer.Option("data/synth", "--data", help="A data dir made by `vxt prepare`."),
+        model: str = typer.Option("vx2text-tiny", "--model", help="A model registry name (vx2text-tiny, vx2text-small, vx2text-base, bmt, mdvc, ...)."),
+        tokenization: Optional[str] = typer.Option(None, "--tokenization", help="gumbel (default) | frozen | feature"),
+        head: Optional[str] = typer.Option(None, "--head", help="QA head: generative (default) | discriminative"),
+        objective: Optional[str] = typer.Option(None, "--objective", help="QA objective: qa (default) | qa+qg | cycle"),
+        modalities: Optional[str] = typer.Option(None, "--modalities", help="Inputs to keep, comma-separated: video,audio,subtitles,history,question,candidates"),
+        modality: Optional[str] = typer.Option(None, "--modality", help="With --task classify: video | audio"),
+        train_fraction: float = typer.Option(1.0, "--train-fraction", help="Train on this seeded fraction of the training set."),
+        epochs: int = typer.Option(10, "--epochs"),
+        max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps (overrides --epochs)."),
+        batch_size: int = typer.Option(8, "--batch-size", help="Global batch size (split over --nproc processes)."),
+        lr: float = typer.Option(1e-4, "--lr", help="Adam learning rate; divided by 10 at 50% and 75% of training."),
+        seed: int = typer.Option(0, "--seed"),
+        out: Optional[str] = typer.Option(None, "--out", help="Experiment dir (default: exp/<data>-<task>-<model>-...-seed<N>)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue from the experiment dir's last checkpoint."),
+        save_every: int = typer.Option(0, "--save-every", help="Also checkpoint every N steps (0: per epoch only)."),
+        nproc: int = typer.Option(1, "--nproc", help="Processes for DDP on this machine (gloo on CPU, NCCL on GPU)."),
+        video_weights: Optional[str] = typer.Option(None, "--video-weights", help="Local weights of the video classifier (a file or a `vxt train --task classify` dir)."),
+        audio_weights: Optional[str] = typer.Option(None, "--audio-weights", help="Local weights of the audio classifier."),
+        eval_beam: int = typer.Option(1, "--eval-beam", help="Beam width for validation during training (1: greedy)."),
+        eval_limit: int = typer.Option(200, "--eval-limit", help="Validate on at most this many examples (0: all)."),
+        device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
+        set_: Optional[List[str]] = typer.Option(None, "--set", help="Override any model config field: key=value (JSON values, dotted keys)."),
+    ) -> None:
+        """Train a model on a data dir; writes an experiment dir (checkpoints, metrics.jsonl)."""
+        from vxt.registry import parse_overrides
+        from vxt.train.loop import TrainOptions, train as run_train
+        from vxt.errors import VxtError
+        from vxt.utils import console
+
+        tasks = ("caption", "qa", "dialog", "dense", "classify")
+        if task not in tasks:
+            raise VxtError(f"unknown task {task!r} (one of {', '.join(tasks)})")
+        overrides = parse_overrides(set_)
+        for key, value in (("tokenization", tokenization), ("head", head), ("objective", objective),
+                           ("video_weights", video_weights), ("audio_weights", audio_weights)):
+            if value is not None:
+                overrides[key] = value
+        if modalities:
+            overrides["modalities"] = [m.strip() for m in modalities.split(",") if m.strip()]
+        if task == "classify" and modality is None:
+            raise VxtError("--task classify needs --modality video or --modality audio")
+        if task == "classify":
+            weights = video_weights if modality == "video" else audio_weights
+            overrides.pop("video_weights", None)
+            overrides.pop("audio_weights", None)
+            if weights:
+                overrides["weights"] = weights
+        opts = TrainOptions(
+            task=task, data=data, model=model, overrides=overrides, out=out, epochs=epochs, max_steps=max_steps,
+            batch_size=batch_size, lr=lr, train_fraction=train_fraction, seed=seed, resume=resume,
+            save_every=save_every, nproc=nproc, modality=modality, eval_beam=eval_beam,
+            eval_limit=eval_limit or None, device=device,
+        )
+        summary = run_train(opts)
+        if summary:
+            best = summary.get("best")
+            best_s = "n/a" if best is None else f"{best:.4f}"
+            console().print(f"trained {summary['exp']}: {summary['steps']} steps in {summary['seconds']} s, best val {summary['metric']} {best_s}")

@@ -1,0 +1,1 @@
+"""Data: manifests, media decoding, the media cache, dataset adapters, batching."""

@@ -1,0 +1,28 @@
+"""Decoding: greedy and batched beam search on a T5 decoder, and candidate scoring.
+
+``DecodingOptions`` is importable without torch; the decoders are loaded on
+first access (``from vxt.decoding import BeamSearchDecoder``).
+"""
+
+from __future__ import annotations
+
+from vxt.decoding.options import DecodingOptions
+
+_LAZY = {
+    "EncoderOut": "vxt.decoding.search",
+    "T5Inference": "vxt.decoding.search",
+    "GreedyDecoder": "vxt.decoding.search",
+    "BeamSearchDecoder": "vxt.decoding.search",
+    "decode": "vxt.decoding.search",
+    "score_candidates": "vxt.decoding.scoring",
+}
+
+__all__ = ["DecodingOptions", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vxt.decoding' has no attribute {name!r}")

@@ -1,0 +1,190 @@
+"""Decoding with a trained model: from a data dir split or straight from media files.
+
+``vxt decode`` is a thin layer over :func:`decode`; everything here is usable
+from Python::
+
+    from vxt.inference import decode
+    result = decode(["clip.mp4"], task="caption", ckpt="exp/synth-caption-vx2text-tiny-seed0")
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vxt.errors import MediaError, VxtError
+from vxt.utils import err_console
+
+QUESTION_TASKS = ("qa", "dialog")
+
+
+@dataclass
+class DecodeRequest:
+    inputs: list[str]
+    task: str
+    ckpt: str | None = None
+    split: str = "test"
+    question: str | None = None
+    candidates: list[str] | None = None
+    history: list[str] = field(default_factory=list)  # "question|answer" pairs
+    subtitles: str | None = None
+    beam: int = 5
+    greedy: bool = False
+    batch_size: int = 16
+    limit: int | None = None
+    exp_root: str = "exp"
+
+
+def find_checkpoint(task: str, ckpt: str | None, exp_root: str = "exp") -> Path:
+    from vxt.train.checkpoint import latest_experiment, resolve_checkpoint
+
+    if ckpt:
+        return resolve_checkpoint(ckpt)
+    latest = latest_experiment(task, exp_root)
+    if latest is None:
+        raise VxtError(f"no trained {task} model under {exp_root}/: train one (`vxt train --task {task}`) or pass --ckpt")
+    return resolve_checkpoint(latest)
+
+
+def load_for_task(task: str, ckpt: str | None, exp_root: str = "exp"):
+    from vxt.train.checkpoint import load_checkpoint
+    from vxt.utils import read_json
+
+    path = find_checkpoint(task, ckpt, exp_root)
+    cfg_task = read_json(path / "config.json").get("task")
+    if cfg_task and cfg_task != task:
+        raise VxtError(f"this checkpoint was trained for --task {cfg_task}, not --task {task}", path=str(path))
+    return load_checkpoint(path), path
+
+
+def _is_data_dir(p: Path) -> bool:
+    return p.is_dir() and any((p / f"{s}.jsonl").exists() for s in ("train", "val", "test"))
+
+
+def media_example(path: Path, task: str, req: DecodeRequest) -> dict:
+    """A manifest example for one media file given on the command line."""
+    from vxt.data.media import find_sidecar_subtitles, probe
+    from vxt.data.subtitles import read_subtitles
+
+    if not path.exists():
+        raise MediaError("no such file", path=str(path))
+    info = probe(path)
+    if not info.has_video and not info.has_audio:
+        raise MediaError("no video or audio stream", path=str(path))
+    ex: dict = {"id": path.stem, "task": task, "video": str(path.resolve()), "start": 0.0}
+    if info.duration:
+        ex["end"] = float(info.duration)
+        ex["duration"] = float(info.duration)
+    missing = [m for m, ok in (("video", info.has_video), ("audio", info.has_audio)) if not ok]
+    if missing:
+        ex["missing"] = missing
+        err_console().print(f"[yellow]vxt:[/] {path}: no {' or '.join(missing)} stream; decoding without it")
+    sub_path = Path(req.subtitles) if req.subtitles else find_sidecar_subtitles(path)
+    if sub_path is not None:
+        ex["subtitles"] = read_subtitles(sub_path)
+    if req.question:
+        ex["question"] = req.question
+    if req.candidates:
+        ex["candidates"] = list(req.candidates)
+    if req.history:
+        turns = []
+        for h in req.history:
+            q, sep, a = h.partition("|")
+            if not sep:
+                raise VxtError(f"--history takes 'question|answer' pairs, got {h!r}")
+            turns.append([q.strip(), a.strip()])
+        ex["history"] = turns
+    return ex
+
+
+def load_media(ex: dict, settings) -> dict:
+    """Decode the clips and the log-mel an example needs, as the media cache would."""
+    from vxt.data.media import log_mel, read_audio, read_clips
+
+    missing = set(ex.get("missing", []))
+    media: dict = {"video": None, "audio": None}
+    kw = {"start": ex.get("start"), "end": ex.get("end")}
+    if "video" not in missing:
+        media["video"] = read_clips(ex["video"], settings.num_clips, settings.frames, settings.size, fps=settings.fps,
+                                    mode="uniform", **kw)
+    if "audio" not in missing:
+        wave = read_audio(ex["video"], sr=settings.audio_sr, **kw)
+        media["audio"] = log_mel(wave, sr=settings.audio_sr).numpy()
+    return media
+
+
+def decode(req: DecodeRequest) -> dict:
+    """Predictions for ``req``: the ``preds.json`` object plus ``failed`` (path -> reason) and ``explain`` rows."""
+    from vxt.data.cache import DecodeSettings, MediaCache
+    from vxt.data.loader import task_examples
+    from vxt.train.evaluate import predict_examples
+
+    if not req.inputs:
+        raise VxtError("nothing to decode: give media files or a data dir")
+    if req.task == "qa" and len(req.inputs) == 1 and not _is_data_dir(Path(req.inputs[0])):
+        if not req.question or not req.candidates:
+            raise VxtError("--task qa on a media file needs --question and --candidates")
+    if req.task == "dialog" and not _is_data_dir(Path(req.inputs[0])) and not req.question:
+        raise VxtError("--task dialog on a media file needs --question (and optionally --history)")
+    model, ckpt = load_for_task(req.task, req.ckpt, req.exp_root)
+    settings = DecodeSettings(**(model.config.get("decode") or {}))
+    beam = 1 if req.greedy else req.beam
+    failed: dict[str, str] = {}
+    first = Path(req.inputs[0])
+    if len(req.inputs) == 1 and _is_data_dir(first):
+        examples = task_examples(first, req.split, req.task)
+        if req.limit:
+            examples = examples[: req.limit]
+        if not examples:
+            raise VxtError(f"no {req.task} examples in the {req.split} split", path=str(first))
+        cache = MediaCache(first, settings)
+        preds = predict_examples(model, examples, cache, beam=beam, batch_size=req.batch_size,
+                                 progress_desc=f"decode {req.split}")
+    else:
+        examples, media = [], {}
+        for raw in req.inputs:
+            p = Path(raw)
+            try:
+                ex = media_example(p, req.task, req)
+                if ex["id"] in media:  # two inputs with the same file name
+                    ex["id"] = f"{ex['id']}-{len(examples)}"
+                media[ex["id"]] = load_media(ex, settings)
+            except VxtError as e:
+                if len(req.inputs) == 1:
+                    raise
+                failed[raw] = e.message
+                err_console().print(f"[red]vxt:[/] skipped {e.format()}")
+                continue
+            examples.append(ex)
+        if not examples:
+            raise VxtError("no input could be decoded: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+        preds = predict_examples(model, examples, None, beam=beam, batch_size=req.batch_size,
+                                 media_fn=lambda chunk: [{"example": e, "media": media[e["id"]]} for e in chunk])
+    by_id = {ex["id"]: ex for ex in examples}
+    rows, explain = [], []
+    for p in preds:
+        ex = by_id.get(p["id"], {})
+        row = {"id": p["id"], "prediction": p["prediction"]}
+        if ex.get("targets"):
+            row["references"] = ex["targets"]
+        if "choice" in p:
+            row["choice"] = p["choice"]
+        if "answer" in ex:
+            row["answer"] = ex["answer"]
+        if "events" in p:
+            row["events"] = p["events"]
+        rows.append(row)
+        if "explain" in p:
+            explain.append({"id": p["id"], **p["explain"], "prediction": p["prediction"]})
+    return {
+        "preds": {
+            "task": req.task,
+            "checkpoint": str(ckpt),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "decoding": {"beam": beam, "split": req.split if _is_data_dir(first) else None},
+            "predictions": rows,
+        },
+        "failed": failed,
+        "explain": explain,
+    }

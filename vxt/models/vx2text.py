@@ -1,0 +1,750 @@
+"""VX2TEXT (Lin et al., CVPR 2021): video + audio + text -> text with one T5.
+
+Pipeline (one forward pass):
+
+1. each continuous modality m (video, audio) goes through its classifier
+   N_m; its categories become tokens (:mod:`vxt.models.tokenization`:
+   ``gumbel`` -- differentiable, the default; ``frozen``; ``feature``);
+2. the encoder input is ``e_task e_sep V... e_sep A... e_sep text_1 e_sep text_2 ... </s>``
+   (the task's text modalities in :mod:`vxt.tasks` order: subtitles/speech,
+   dialog history, question, answer candidates). A modality an example lacks
+   contributes no tokens but keeps its separator; a modality dropped with
+   ``modalities`` (ablations) is left out with its separator;
+3. T5's encoder fuses the sequence and T5's decoder generates the output,
+   trained with teacher-forced cross-entropy over the target's tokens.
+
+Multiple-choice QA is answered generatively: the decoder scores every
+candidate (sum of token log-probs by default, see
+:class:`vxt.decoding.DecodingOptions`), the best is the answer. Baselines:
+``head="discriminative"`` (a linear score on the mean-pooled encoding of
+input + candidate_i, cross-entropy over the candidates; no decoder),
+``objective="qa+qg"`` (adds question generation; the two losses are
+averaged) and ``objective="cycle"`` (cycle consistency; the QA, QG,
+answer-consistency and question-consistency losses are averaged).
+
+Presets (``vxt.registry.MODELS``): ``vx2text-tiny`` (tiny classifiers, a
+2+2-layer T5 of width 128, a tokenizer trained on the data), ``vx2text-small``
+(R(2+1)D-18, CNN14, t5-small) and ``vx2text-base`` (the paper's: R(2+1)D-34,
+CNN14, t5-base). Build with :func:`vxt.models.build_model`, any field
+overridable; reload a saved model with :meth:`VX2Text.from_pretrained`.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vxt.decoding.options import DecodingOptions
+from vxt.errors import DataError, VxtError
+from vxt.models import text as textlib
+from vxt.models.tokenization import (
+    TOKENIZATIONS,
+    CategoryEmbedding,
+    FeatureEmbedding,
+    gumbel_topk,
+    order_by_time,
+    pool_clips,
+    straight_through_one_hot,
+)
+from vxt.registry import MODELS, merge_config
+from vxt.tasks import CONTINUOUS, QG, get_task, resolve_modalities
+from vxt.utils import read_json, say_once, write_json
+
+CLASS_PATH = "vxt.models.vx2text:VX2Text"
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+HEADS = ("generative", "discriminative")
+OBJECTIVES = ("standard", "qa+qg", "cycle")
+
+#: every field of a VX2TEXT config, with the tiny preset's values
+BASE_CONFIG: dict[str, Any] = {
+    "arch": "vx2text",
+    "task": "caption",
+    # continuous modalities -> tokens
+    "tokenization": "gumbel",
+    "k_video": 12,
+    "k_audio": 6,
+    "gumbel_tau": 1.0,
+    "modalities": None,  # None: every input the task can use; else a list (ablations)
+    "video_classifier": "tiny-video",
+    "audio_classifier": "tiny-audio",
+    "video_options": {},  # hyperparameter overrides of the classifiers
+    "audio_options": {},
+    "video_weights": None,  # local weights (file or classifier dir)
+    "audio_weights": None,
+    "video_label_space": "kinetics400",
+    "audio_label_space": "audioset",
+    "labels_from_data": True,  # use DATA/labels/{video,audio}.txt when a data dir is given
+    "video_labels": None,  # resolved label names (filled in at build)
+    "audio_labels": None,
+    # text
+    "text_backbone": None,  # None: a T5 built from `text`; else a local dir or a cached hub id
+    "text": {"d_model": 128, "d_ff": 512, "num_layers": 2, "num_decoder_layers": 2, "num_heads": 4, "d_kv": 32,
+             "dropout_rate": 0.1, "feed_forward_proj": "relu"},
+    "tokenizer": None,  # a tokenizer dir; None: the backbone's, else DATA/tokenizer (trained on first use)
+    "tokenizer_vocab_size": 2000,
+    "max_segment_tokens": 128,
+    "max_input_tokens": 512,
+    "max_target_tokens": 32,
+    # heads and objectives
+    "head": "generative",
+    "objective": "standard",
+}
+#: keys filled in at build time (not user options)
+_DERIVED = ("name", "class", "t5_config", "tokenizer_source", "decode")
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "vx2text-tiny": {},
+    "vx2text-small": {
+        "video_classifier": "r2plus1d_18",
+        "audio_classifier": "cnn14",
+        "labels_from_data": False,
+        "text_backbone": "google-t5/t5-small",
+        "max_segment_tokens": 256,
+    },
+    "vx2text-base": {
+        "video_classifier": "r2plus1d_34",
+        "audio_classifier": "cnn14",
+        "labels_from_data": False,
+        "text_backbone": "google-t5/t5-base",
+        "max_segment_tokens": 256,
+    },
+}
+_DESCRIPTIONS = {
+    "vx2text-tiny": "VX2TEXT, tiny: tiny classifiers + 2+2-layer T5 (d 128), tokenizer trained on the data (CPU)",
+    "vx2text-small": "VX2TEXT, small: R(2+1)D-18 + CNN14 + t5-small",
+    "vx2text-base": "VX2TEXT, base (the paper's): R(2+1)D-34 + CNN14 + t5-base",
+}
+
+
+def _pad_2d(rows: list[list[int]], pad: int, min_len: int = 1) -> Tensor:
+    length = max([min_len, *(len(r) for r in rows)])
+    out = torch.full((len(rows), length), pad, dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+    return out
+
+
+class VX2Text(nn.Module):
+    """The VX2TEXT model: modality classifiers + tokenization + T5 (see the module docstring)."""
+
+    def __init__(self, config: dict, tokenizer, t5, classifiers: dict[str, nn.Module]):
+        super().__init__()
+        self.config = config
+        self.task: str = config["task"]
+        self.spec = get_task(self.task)
+        self.metric_name = self.spec.metric
+        self.modalities = resolve_modalities(self.spec, config.get("modalities"))
+        self.continuous = tuple(m for m in self.modalities if m in CONTINUOUS)
+        self.text_segments = tuple(m for m in self.modalities if m not in CONTINUOUS)
+        self.tokenization: str = config["tokenization"]
+        self.head: str = config["head"]
+        self.objective: str = config["objective"]
+        self.tokenizer = tokenizer
+        self.t5 = t5
+        self.classifiers = nn.ModuleDict({m: classifiers[m] for m in self.continuous})
+        self.k = {"video": int(config["k_video"]), "audio": int(config["k_audio"])}
+
+        tk = tokenizer
+        self.pad_id = int(tk.pad_token_id)
+        self.eos_id = int(tk.eos_token_id)
+        self.sep_id = int(tk.convert_tokens_to_ids(textlib.SEP))
+        self.task_token_ids = {k: int(tk.convert_tokens_to_ids(v)) for k, v in textlib.TASK_TOKENS.items()}
+        if tk.unk_token_id is not None and (self.sep_id == tk.unk_token_id or tk.unk_token_id in self.task_token_ids.values()):
+            raise VxtError("the tokenizer lacks vxt's task/separator tokens (see vxt.models.text.add_special_tokens)")
+
+        dim = t5.config.d_model
+        if self.tokenization in ("gumbel", "frozen"):
+            emb = t5.get_input_embeddings()
+            self.category_embeddings = nn.ModuleDict(
+                {m: CategoryEmbedding(list(self.classifiers[m].labels), tk, emb) for m in self.continuous}
+            )
+        elif self.tokenization == "feature":
+            self.feature_embeddings = nn.ModuleDict(
+                {m: FeatureEmbedding(len(self.classifiers[m].labels), dim) for m in self.continuous}
+            )
+        if self.tokenization == "frozen":
+            for clf in self.classifiers.values():
+                if hasattr(clf, "freeze"):
+                    clf.freeze()
+                else:  # pragma: no cover - every ModalityClassifier has freeze()
+                    clf.requires_grad_(False)
+                    clf.eval()
+        if self.head == "discriminative":
+            self.score_head = nn.Linear(dim, 1)
+            # no decoder: the classification head reads the encoder only
+            self.t5.decoder = None
+
+    # ------------------------------------------------------------ modes
+
+    def train(self, mode: bool = True) -> "VX2Text":
+        super().train(mode)
+        if self.tokenization == "frozen":
+            for clf in self.classifiers.values():
+                clf.train(False)
+        return self
+
+    @property
+    def needs_qg(self) -> bool:
+        return self.task == "qa" and self.objective in ("qa+qg", "cycle")
+
+    # ------------------------------------------------------------ batching
+
+    def _encode_texts(self, texts: list[str], max_len: int, keep: str = "start") -> list[list[int]]:
+        if not texts:
+            return []
+        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        if keep == "end":
+            return [x[-max_len:] if len(x) > max_len else x for x in ids]
+        return [x[:max_len] for x in ids]
+
+    def collate(self, items: list[dict], train: bool, rng: random.Random | None = None) -> dict:
+        """Turn ``[{"example", "media"}]`` into a batch of plain tensors (+ ``"ids"``).
+
+        Keys: ``task_ids`` [B]; ``seg.<name>`` [B, L] and ``seg.<name>.len`` [B]
+        for each text segment; ``video`` [B, N, 3, T, H, W] + ``video.mask``
+        [B, N] (no valid clip = missing); ``audio`` [B, 1, F, 64] + ``audio.len``
+        [B] (0 = missing); ``target`` [B, Lt] (ids + ``</s>``, ``<pad>``-padded);
+        for qa ``cand`` [B, C, Lc] and ``answer`` [B] (-1 unknown); with the
+        qa+qg/cycle objectives ``seg.answer`` and ``qg_target``.
+        """
+        if not items:
+            raise DataError("an empty batch")
+        spec = self.spec
+        exs = [it["example"] for it in items]
+        medias = [it.get("media") or {} for it in items]
+        b_size = len(exs)
+        batch: dict[str, Any] = {"ids": [str(ex.get("id", i)) for i, ex in enumerate(exs)]}
+        batch["task_ids"] = torch.full((b_size,), self.task_token_ids[spec.token_key], dtype=torch.long)
+        max_seg = int(self.config["max_segment_tokens"])
+        max_tgt = int(self.config["max_target_tokens"])
+
+        # text segments
+        segs = list(self.text_segments)
+        if self.needs_qg and "answer" not in segs:
+            segs.append("answer")
+        for seg in segs:
+            if seg == "candidates":
+                rows = []
+                for ex in exs:
+                    cids = self._encode_texts(spec.candidates(ex), max_seg)
+                    row: list[int] = []
+                    for i, c in enumerate(cids):
+                        row += ([self.sep_id] if i else []) + c
+                    rows.append(row[:max_seg])
+            else:
+                keep = "end" if seg == "history" else "start"
+                rows = self._encode_texts([spec.segment_text(ex, seg) for ex in exs], max_seg, keep)
+            batch[f"seg.{seg}"] = _pad_2d(rows, self.pad_id)
+            batch[f"seg.{seg}.len"] = torch.tensor([len(r) for r in rows], dtype=torch.long)
+
+        # targets
+        targets = [spec.target(ex, rng if train else None) for ex in exs]
+        if any(t is not None for t in targets):
+            rows = self._encode_texts([t or "" for t in targets], max_tgt - 1)
+            rows = [r + [self.eos_id] if t is not None else [] for r, t in zip(rows, targets)]
+            batch["target"] = _pad_2d(rows, self.pad_id)
+        if spec.multiple_choice:
+            cands = [spec.candidates(ex) for ex in exs]
+            n_c = max([1, *(len(c) for c in cands)])
+            flat = self._encode_texts([c for cs in cands for c in cs], max_tgt - 1)
+            rows_c: list[list[int]] = []
+            pos = 0
+            for cs in cands:
+                for j in range(n_c):
+                    if j < len(cs):
+                        rows_c.append(flat[pos] + [self.eos_id])
+                        pos += 1
+                    else:
+                        rows_c.append([])
+            batch["cand"] = _pad_2d(rows_c, self.pad_id).view(b_size, n_c, -1)
+            batch["answer"] = torch.tensor(
+                [ex["answer"] if isinstance(ex.get("answer"), int) and 0 <= ex["answer"] < len(c) else -1
+                 for ex, c in zip(exs, cands)], dtype=torch.long)
+        if self.needs_qg:
+            qs = [ex.get("question") for ex in exs]
+            rows = self._encode_texts([q or "" for q in qs], max_tgt - 1)
+            batch["qg_target"] = _pad_2d([r + [self.eos_id] if q else [] for r, q in zip(rows, qs)], self.pad_id)
+
+        # continuous modalities
+        for m in self.continuous:
+            clf = self.classifiers[m]
+            arrays = []
+            for ex, media in zip(exs, medias):
+                arr = media.get(m)
+                if arr is None or m in (ex.get("missing") or []):
+                    arrays.append(None)
+                    continue
+                try:
+                    x = clf.preprocess(arr)
+                except VxtError as e:
+                    raise DataError(f"{m}: {e.message}", example_id=ex.get("id")) from None
+                if m == "video":
+                    x = x if x.dim() == 5 else x.unsqueeze(0)  # [N, 3, T, H, W]
+                    if train and x.shape[0] > 1:
+                        k = (rng or random).randrange(x.shape[0])
+                        x = x[k : k + 1]
+                arrays.append(x)
+            present = [x for x in arrays if x is not None]
+            if m == "video":
+                n_max = max([0, *(x.shape[0] for x in present)])
+                batch["video.mask"] = torch.zeros(b_size, n_max, dtype=torch.bool)
+                if present:
+                    shape = present[0].shape[1:]
+                    for ex, x in zip(exs, arrays):
+                        if x is not None and x.shape[1:] != shape:
+                            raise DataError(f"video clips of shape {list(x.shape[1:])} in a batch of {list(shape)} "
+                                            "(decode all media with the same settings)", example_id=ex.get("id"))
+                    video = torch.zeros(b_size, n_max, *shape, dtype=present[0].dtype)
+                    for i, x in enumerate(arrays):
+                        if x is not None:
+                            video[i, : x.shape[0]] = x
+                            batch["video.mask"][i, : x.shape[0]] = True
+                    batch["video"] = video
+            else:
+                batch["audio.len"] = torch.tensor([0 if x is None else x.shape[-2] for x in arrays], dtype=torch.long)
+                if present:
+                    f_max = max(x.shape[-2] for x in present)
+                    audio = torch.zeros(b_size, *present[0].shape[:-2], f_max, present[0].shape[-1], dtype=present[0].dtype)
+                    for i, x in enumerate(arrays):
+                        if x is not None:
+                            audio[i, ..., : x.shape[-2], :] = x
+                    batch["audio"] = audio
+        return batch
+
+    # ------------------------------------------------------------ continuous modalities -> tokens
+
+    def _classifier_log_probs(self, m: str, batch: dict) -> tuple[Tensor, Tensor, Tensor] | None:
+        """``(rows, log_p [P, N, C], clip_mask [P, N])`` for the examples that have modality ``m``."""
+        clf = self.classifiers[m]
+        grad = self.tokenization != "frozen" and torch.is_grad_enabled()
+        with torch.set_grad_enabled(grad):
+            if m == "video":
+                mask = batch.get("video.mask")
+                if mask is None or "video" not in batch or not bool(mask.any()):
+                    return None
+                rows = mask.any(dim=1).nonzero()[:, 0]
+                clip_mask = mask[rows]
+                x = batch["video"][rows]
+                logits = clf(x[clip_mask])
+                log_p = clf.log_probs(logits.float())
+                full = log_p.new_full((*clip_mask.shape, log_p.shape[-1]), float("-inf"))
+                full = full.masked_scatter(clip_mask[..., None].expand_as(full), log_p)
+                return rows, full, clip_mask
+            lens = batch.get("audio.len")
+            if lens is None or "audio" not in batch or not bool((lens > 0).any()):
+                return None
+            rows = (lens > 0).nonzero()[:, 0]
+            out = None
+            for length in sorted(set(lens[rows].tolist())):
+                sel = rows[lens[rows] == length]
+                log_p = clf.log_probs(clf(batch["audio"][sel][..., :length, :]).float())
+                if out is None:
+                    out = log_p.new_zeros(len(rows), log_p.shape[-1])
+                out = out.index_copy(0, torch.searchsorted(rows, sel), log_p)
+            return rows, out[:, None, :], torch.ones(len(rows), 1, dtype=torch.bool, device=rows.device)
+
+    def continuous_tokens(self, batch: dict, stochastic: bool | None = None
+                          ) -> tuple[dict[str, list[Tensor]], dict[str, list[list[str]]]]:
+        """Per modality, one ``[n_b, D]`` token tensor per example (``[0, D]`` when missing), and the
+        names of the categories used (in sequence order)."""
+        stochastic = self.training if stochastic is None else stochastic
+        b_size = len(batch["task_ids"])
+        emb_w = self.t5.get_input_embeddings().weight
+        tokens: dict[str, list[Tensor]] = {}
+        names: dict[str, list[list[str]]] = {}
+        for m in self.continuous:
+            labels = self.classifiers[m].labels
+            toks = [emb_w.new_zeros(0, emb_w.shape[1]) for _ in range(b_size)]
+            nm: list[list[str]] = [[] for _ in range(b_size)]
+            res = self._classifier_log_probs(m, batch)
+            if res is not None:
+                rows, log_p, clip_mask = res
+                pooled = pool_clips(log_p, clip_mask)  # [P, C]
+                k = min(self.k[m], pooled.shape[-1])
+                if self.tokenization == "feature":
+                    out = self.feature_embeddings[m](pooled.exp())
+                    idx = order_by_time(pooled.topk(k, dim=-1).indices, log_p, clip_mask)
+                    per = [out[i] for i in range(out.shape[0])]
+                else:
+                    noise = stochastic and self.tokenization == "gumbel"
+                    idx, scores = gumbel_topk(pooled, k, noise=noise)
+                    idx = order_by_time(idx, log_p, clip_mask)
+                    one_hot = None
+                    if self.tokenization == "gumbel" and torch.is_grad_enabled():
+                        one_hot = straight_through_one_hot(idx, scores, float(self.config["gumbel_tau"]))
+                    per = self.category_embeddings[m](one_hot, idx)
+                for r, t, ix in zip(rows.tolist(), per, idx.tolist()):
+                    toks[r] = t
+                    nm[r] = [labels[i] for i in ix]
+            tokens[m] = toks
+            names[m] = nm
+        return tokens, names
+
+    def category_tokens(self, batch: dict) -> list[dict[str, list[str]]]:
+        """The top-K category names each classifier gives each example (evaluation mode: no noise, clips pooled)."""
+        with torch.no_grad():
+            _, names = self.continuous_tokens(batch, stochastic=False)
+        return [{m: names[m][i] for m in self.continuous} for i in range(len(batch["task_ids"]))]
+
+    # ------------------------------------------------------------ encoder input
+
+    def _segments(self, batch: dict, replace: dict[str, tuple[Tensor, Tensor]] | None = None,
+                  names: tuple[str, ...] | None = None) -> list[tuple[Tensor, Tensor]]:
+        replace = replace or {}
+        out = []
+        for seg in names if names is not None else self.text_segments:
+            out.append(replace[seg] if seg in replace else (batch[f"seg.{seg}"], batch[f"seg.{seg}.len"]))
+        return out
+
+    def encode(self, task_ids: Tensor, cont: dict[str, list[Tensor]], segments: list[tuple[Tensor, Tensor]]):
+        """Assemble ``e_task e_sep V e_sep A (e_sep text)* </s>`` per example and run T5's encoder."""
+        from vxt.decoding.search import EncoderOut
+
+        emb = self.t5.get_input_embeddings()
+        w = emb.weight
+        sep = w[self.sep_id][None]
+        eos = w[self.eos_id][None]
+        task_e = emb(task_ids)
+        seg_e = [(emb(ids), lens.tolist()) for ids, lens in segments]
+        max_len = int(self.config["max_input_tokens"])
+        seqs = []
+        for b in range(task_ids.shape[0]):
+            parts = [task_e[b : b + 1]]
+            for m in self.continuous:
+                parts += [sep, cont[m][b].to(w.dtype)]
+            for e, lens in seg_e:
+                parts += [sep, e[b, : lens[b]]]
+            seq = torch.cat(parts, dim=0)[: max_len - 1]
+            seqs.append(torch.cat([seq, eos], dim=0))
+        lengths = torch.tensor([len(s) for s in seqs], device=w.device)
+        inputs = nn.utils.rnn.pad_sequence(seqs, batch_first=True)
+        mask = (torch.arange(inputs.shape[1], device=w.device)[None] < lengths[:, None]).long()
+        hidden = self.t5.encoder(inputs_embeds=inputs, attention_mask=mask).last_hidden_state
+        return EncoderOut(hidden, mask)
+
+    def _lm_loss(self, enc, target: Tensor) -> Tensor:
+        from transformers.modeling_outputs import BaseModelOutput
+
+        labels = target.masked_fill(target == self.pad_id, -100)
+        if not bool((labels != -100).any()):
+            raise DataError("a training batch without any target text")
+        out = self.t5(encoder_outputs=BaseModelOutput(last_hidden_state=enc.hidden), attention_mask=enc.mask,
+                      labels=labels, use_cache=False)
+        return out.loss
+
+    def _strip(self, rows: list[list[int]]) -> tuple[Tensor, Tensor]:
+        """Token lists -> a padded segment ``(ids, lens)`` on the model's device."""
+        dev = self.t5.get_input_embeddings().weight.device
+        ids = _pad_2d(rows, self.pad_id).to(dev)
+        return ids, torch.tensor([len(r) for r in rows], dtype=torch.long, device=dev)
+
+    def _greedy(self, enc, max_length: int) -> list[list[int]]:
+        from vxt.decoding.search import EncoderOut, GreedyDecoder
+
+        det = EncoderOut(enc.hidden.detach(), enc.mask)
+        return [h.tokens for h in GreedyDecoder(DecodingOptions(greedy=True, max_length=max_length)).decode(self.t5, det)]
+
+    # ------------------------------------------------------------ training
+
+    def forward(self, batch: dict) -> dict[str, Tensor]:
+        """Training loss (``{"loss": scalar, ...}``) for a batch made by :meth:`collate`."""
+        cont, _ = self.continuous_tokens(batch)
+        if self.head == "discriminative":
+            scores = self._discriminative_scores(batch, cont)
+            answer = batch["answer"]
+            if not bool((answer >= 0).any()):
+                raise DataError("a training batch without any known answer")
+            loss = F.cross_entropy(scores, answer, ignore_index=-1)
+            return {"loss": loss, "loss_qa": loss.detach()}
+        if "target" not in batch:
+            raise DataError("a training batch without any target text")
+        enc = self.encode(batch["task_ids"], cont, self._segments(batch))
+        loss_main = self._lm_loss(enc, batch["target"])
+        if not self.needs_qg:
+            return {"loss": loss_main}
+        qg_task = torch.full_like(batch["task_ids"], self.task_token_ids[QG.token_key])
+        qg_names = tuple(s for s in ("subtitles",) if s in self.text_segments) + ("answer",)
+        qg_enc = self.encode(qg_task, cont, self._segments(batch, names=qg_names))
+        loss_qg = self._lm_loss(qg_enc, batch["qg_target"])
+        if self.objective == "qa+qg":
+            loss = (loss_main + loss_qg) / 2
+            return {"loss": loss, "loss_qa": loss_main.detach(), "loss_qg": loss_qg.detach()}
+        # cycle consistency: A' = QA(Q), Q'' = QG(A'), A'' = QA(Q'')
+        max_t = int(self.config["max_target_tokens"])
+        a_prime = self._greedy(enc, max_t)
+        qg2_enc = self.encode(qg_task, cont, self._segments(batch, {"answer": self._strip(a_prime)}, names=qg_names))
+        loss_qc = self._lm_loss(qg2_enc, batch["qg_target"])  # Q'' toward the question
+        q_second = self._greedy(qg2_enc, max_t)
+        qa2_enc = self.encode(batch["task_ids"], cont, self._segments(batch, {"question": self._strip(q_second)}))
+        loss_ac = self._lm_loss(qa2_enc, batch["target"])  # A'' toward the answer
+        loss = (loss_main + loss_qg + loss_ac + loss_qc) / 4
+        return {"loss": loss, "loss_qa": loss_main.detach(), "loss_qg": loss_qg.detach(),
+                "loss_answer_consistency": loss_ac.detach(), "loss_question_consistency": loss_qc.detach()}
+
+    def _discriminative_scores(self, batch: dict, cont: dict[str, list[Tensor]]) -> Tensor:
+        """Scores ``[B, C]``: encode (input + candidate_i), mean-pool, linear; padded candidates get -inf."""
+        cand = batch["cand"]
+        b_size, n_c, _ = cand.shape
+        cand_ids = cand.masked_fill(cand == self.eos_id, self.pad_id)
+        cand_len = (cand_ids != self.pad_id).sum(-1)  # [B, C]
+        rep = torch.arange(b_size, device=cand.device).repeat_interleave(n_c)
+        names = tuple(s for s in self.text_segments if s != "candidates")
+        segs = [(ids[rep], lens[rep]) for ids, lens in self._segments(batch, names=names)]
+        segs.append((cand_ids.reshape(b_size * n_c, -1), cand_len.reshape(-1)))
+        cont_rep = {m: [cont[m][i] for i in rep.tolist()] for m in cont}
+        enc = self.encode(batch["task_ids"][rep], cont_rep, segs)
+        m = enc.mask[..., None].to(enc.hidden.dtype)
+        pooled = (enc.hidden * m).sum(1) / m.sum(1).clamp(min=1)
+        scores = self.score_head(pooled).view(b_size, n_c).float()
+        return scores.masked_fill(cand_len == 0, float("-inf"))
+
+    # ------------------------------------------------------------ inference
+
+    def _decode_ids(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+
+    @torch.no_grad()
+    def predict(self, batch: dict, options: DecodingOptions | None = None) -> list[dict]:
+        """One dict per example: ``id``, ``prediction`` (text), ``choice`` (qa), ``explain``."""
+        from vxt.decoding.scoring import score_candidates
+        from vxt.decoding.search import decode
+
+        options = options or DecodingOptions()
+        was_training = self.training
+        self.eval()
+        try:
+            cont, names = self.continuous_tokens(batch, stochastic=False)
+            b_size = len(batch["ids"])
+            choices: list[int] | None = None
+            if self.head == "discriminative":
+                choices = self._discriminative_scores(batch, cont).argmax(-1).tolist()
+            else:
+                enc = self.encode(batch["task_ids"], cont, self._segments(batch))
+                if self.spec.multiple_choice:
+                    scores = score_candidates(self.t5, enc, batch["cand"], norm=options.candidate_norm)
+                    choices = scores.argmax(-1).tolist()
+                else:
+                    hyps = decode(self.t5, enc, options)
+                    texts = [self._decode_ids(h.tokens) for h in hyps]
+            out = []
+            for i in range(b_size):
+                row: dict[str, Any] = {"id": batch["ids"][i]}
+                if choices is not None:
+                    c = int(choices[i])
+                    row["choice"] = c
+                    row["prediction"] = self._decode_ids([t for t in batch["cand"][i, c].tolist() if t != self.pad_id])
+                else:
+                    row["prediction"] = texts[i]
+                text = {}
+                for seg in self.text_segments:
+                    n = int(batch[f"seg.{seg}.len"][i])
+                    ids = batch[f"seg.{seg}"][i, :n].tolist()
+                    if seg == "candidates":  # one text per candidate, as given
+                        parts, cur = [], []
+                        for t in ids + [self.sep_id]:
+                            if t == self.sep_id:
+                                parts.append(self._decode_ids(cur))
+                                cur = []
+                            else:
+                                cur.append(t)
+                        text[seg] = " | ".join(parts)
+                    else:
+                        text[seg] = self._decode_ids(ids)
+                row["explain"] = {**{m: names[m][i] for m in self.continuous}, "text": text}
+                out.append(row)
+            return out
+        finally:
+            self.train(was_training)
+
+    # ------------------------------------------------------------ save / load
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write ``config.json``, ``model.safetensors`` and the tokenizer files into ``directory``."""
+        from safetensors.torch import save_model
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / f".{WEIGHTS_NAME}.tmp-{os.getpid()}"
+        save_model(self, str(tmp), metadata={"format": "pt", "vxt": "vx2text"})
+        os.replace(tmp, d / WEIGHTS_NAME)
+        textlib.save_tokenizer(self.tokenizer, d)
+        write_json(d / CONFIG_NAME, {**self.config, "class": CLASS_PATH})
+        return d
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> "VX2Text":
+        """Rebuild a model saved by :meth:`save_pretrained` (no pretrained backbone or weights are read)."""
+        from safetensors.torch import load_model
+
+        d = Path(directory)
+        cfg_path = d / CONFIG_NAME
+        if not cfg_path.is_file() or not (d / WEIGHTS_NAME).is_file():
+            raise VxtError(f"not a VX2TEXT checkpoint: needs {CONFIG_NAME} and {WEIGHTS_NAME}", path=str(d))
+        config = read_json(cfg_path)
+        if config.get("arch") != "vx2text" or "t5_config" not in config:
+            raise VxtError("not a VX2TEXT checkpoint (config.json has no arch 'vx2text' / t5_config)", path=str(cfg_path))
+        tokenizer = textlib.load_tokenizer(d)
+        t5 = textlib.t5_from_config_dict(config["t5_config"])
+        classifiers = _build_classifiers(config, weights=False)
+        model = cls(config, tokenizer, t5, classifiers)
+        try:
+            missing, unexpected = load_model(model, str(d / WEIGHTS_NAME), strict=False)
+        except Exception as e:  # noqa: BLE001 - safetensors raises several types
+            raise VxtError(f"cannot read the weights: {e}", path=str(d / WEIGHTS_NAME)) from None
+        if missing or unexpected:
+            raise VxtError(
+                f"the weights do not fit the config: {len(missing)} missing ({', '.join(sorted(missing)[:4])}), "
+                f"{len(unexpected)} unexpected ({', '.join(sorted(unexpected)[:4])})",
+                path=str(d / WEIGHTS_NAME),
+            )
+        model.eval()
+        return model
+
+
+# ---------------------------------------------------------------- building
+
+
+def _build_classifiers(config: dict, weights: bool) -> dict[str, nn.Module]:
+    from vxt.modalities.base import build_classifier, create_classifier
+
+    spec = get_task(config["task"])
+    mods = resolve_modalities(spec, config.get("modalities"))
+    out = {}
+    for m in CONTINUOUS:
+        if m not in mods:
+            continue
+        name, labels, opts = config[f"{m}_classifier"], config[f"{m}_labels"], dict(config.get(f"{m}_options") or {})
+        w = config.get(f"{m}_weights") if weights else None
+        if weights:
+            out[m] = create_classifier(name, labels=labels, weights=w, **opts)
+        else:
+            out[m] = build_classifier(name, labels, opts)
+        if out[m].modality != m:
+            raise VxtError(f"{m}_classifier={name!r} is a {out[m].modality} classifier")
+    return out
+
+
+def _resolve_labels(config: dict, data_dir: Path | None) -> None:
+    from vxt.data.manifest import read_label_space
+    from vxt.modalities import load_label_space
+
+    for m in CONTINUOUS:
+        if config.get(f"{m}_labels"):
+            config[f"{m}_labels"] = [str(x) for x in config[f"{m}_labels"]]
+            continue
+        names = None
+        if data_dir is not None and config.get("labels_from_data"):
+            names = read_label_space(data_dir, m)
+        if names is None:
+            names = load_label_space(config[f"{m}_label_space"])
+        config[f"{m}_labels"] = list(names)
+
+
+def _validate(config: dict, name: str) -> None:
+    known = set(BASE_CONFIG) | set(_DERIVED)
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise VxtError(f"unknown option(s) {', '.join(unknown)} for the model {name} (known: {', '.join(sorted(BASE_CONFIG))})")
+    checks = [("tokenization", TOKENIZATIONS), ("head", HEADS), ("objective", OBJECTIVES)]
+    for key, allowed in checks:
+        if config[key] not in allowed:
+            raise VxtError(f"{key} must be one of {', '.join(allowed)}, got {config[key]!r}")
+    get_task(config["task"])
+    for key in ("k_video", "k_audio", "max_segment_tokens", "max_input_tokens", "max_target_tokens"):
+        if not isinstance(config[key], int) or config[key] < 1:
+            raise VxtError(f"{key} must be a positive integer, got {config[key]!r}")
+    if config["max_target_tokens"] < 2:
+        raise VxtError("max_target_tokens must be at least 2 (a token and </s>)")
+    if config["head"] == "discriminative" and config["task"] != "qa":
+        raise VxtError("head=discriminative is a multiple-choice baseline: it needs --task qa")
+    if config["objective"] != "standard" and (config["task"] != "qa" or config["head"] != "generative"):
+        raise VxtError(f"objective={config['objective']} needs --task qa with the generative head")
+    if float(config["gumbel_tau"]) <= 0:
+        raise VxtError("gumbel_tau must be positive")
+
+
+def _resolve_tokenizer(config: dict, data_dir: Path | None):
+    """The tokenizer: ``tokenizer`` option > the backbone's own > DATA/tokenizer > trained on the category names."""
+    names = [*config["video_labels"], *config["audio_labels"]]
+    if config.get("tokenizer"):
+        tok = textlib.load_tokenizer(config["tokenizer"])
+        source = str(config["tokenizer"])
+    elif config.get("text_backbone") and _backbone_tokenizer_available(config["text_backbone"]):
+        from transformers import AutoTokenizer
+
+        try:
+            tok = AutoTokenizer.from_pretrained(str(config["text_backbone"]), local_files_only=True)
+        except (OSError, ValueError) as e:
+            raise VxtError(f"cannot load the tokenizer of the text backbone: {e}", path=str(config["text_backbone"])) from None
+        source = f"backbone:{config['text_backbone']}"
+    elif data_dir is not None:
+        tok = textlib.data_tokenizer(data_dir, names, int(config["tokenizer_vocab_size"]))
+        source = str(Path(data_dir) / textlib.TOKENIZER_DIRNAME)
+    else:
+        say_once("no data dir and no tokenizer given: training a tokenizer on the category names only")
+        tok = textlib.train_tokenizer(names, None, vocab_size=int(config["tokenizer_vocab_size"]))
+        source = "category-names"
+    textlib.add_special_tokens(tok)
+    if tok.pad_token_id is None or tok.eos_token_id is None:
+        raise VxtError("the tokenizer needs <pad> and </s> tokens (T5 convention)", path=source)
+    return tok, source
+
+
+def _backbone_tokenizer_available(backbone: str) -> bool:
+    p = Path(backbone)
+    if p.exists():
+        return textlib.has_tokenizer(p)
+    return True  # a hub id: its tokenizer comes with it (from the local cache)
+
+
+def build_vx2text(overrides: dict | None = None, data_dir: str | os.PathLike | None = None,
+                  name: str = "vx2text-tiny") -> VX2Text:
+    """Build preset ``name`` with ``overrides`` (nested dicts merge) for the data in ``data_dir``."""
+    if name not in PRESETS:
+        raise VxtError(f"unknown VX2TEXT preset {name!r} (known: {', '.join(PRESETS)})")
+    config = merge_config(merge_config(BASE_CONFIG, PRESETS[name]), dict(overrides or {}))
+    for k in _DERIVED:
+        config.pop(k, None)
+    _validate(config, name)
+    data = Path(data_dir) if data_dir is not None else None
+    _resolve_labels(config, data)
+    tokenizer, source = _resolve_tokenizer(config, data)
+    if config.get("text_backbone"):
+        t5 = textlib.load_t5(str(config["text_backbone"]))
+        if len(tokenizer) > t5.config.vocab_size:
+            t5.resize_token_embeddings(len(tokenizer))
+        t5.config.pad_token_id = tokenizer.pad_token_id
+        t5.config.eos_token_id = tokenizer.eos_token_id
+        t5.config.decoder_start_token_id = tokenizer.pad_token_id
+        t5.generation_config.pad_token_id = tokenizer.pad_token_id
+        t5.generation_config.eos_token_id = tokenizer.eos_token_id
+        t5.generation_config.decoder_start_token_id = tokenizer.pad_token_id
+    else:
+        t5 = textlib.build_t5(config["text"], tokenizer)
+    config["name"] = name
+    config["class"] = CLASS_PATH
+    config["t5_config"] = textlib.t5_config_dict(t5)
+    config["tokenizer_source"] = source
+    classifiers = _build_classifiers(config, weights=True)
+    return VX2Text(copy.deepcopy(config), tokenizer, t5, classifiers)
+
+
+def _register(preset: str) -> None:
+    def builder(overrides: dict | None = None, data_dir: str | os.PathLike | None = None, name: str = preset) -> VX2Text:
+        return build_vx2text(overrides, data_dir, name=name)
+
+    builder.__doc__ = _DESCRIPTIONS[preset]
+    MODELS.register(preset, default_config=merge_config(BASE_CONFIG, PRESETS[preset]), description=_DESCRIPTIONS[preset])(builder)
+
+
+for _preset in PRESETS:
+    _register(_preset)

@@ -1,0 +1,165 @@
+"""Tasks: which inputs a task's encoder sees, what it is trained to produce, which metric applies.
+
+VX2TEXT frames every task as text generation from one encoder input::
+
+    e_task  e_sep V...  e_sep A...  e_sep text_1  e_sep text_2 ...  </s>
+
+where ``e_task`` is the task token (``<caption>``, ``<answer>``, ``<dialog>``;
+``<question>`` for question generation), ``V``/``A`` the video and audio
+category tokens and ``text_i`` the task's text modalities in a fixed order.
+A :class:`TaskSpec` names those modalities (:attr:`TaskSpec.modalities`, in
+encoder order), turns a manifest example into the text of each segment
+(:meth:`TaskSpec.segment_text`) and picks the training target
+(:meth:`TaskSpec.target`). Specs are registered in ``vxt.registry.TASKS``::
+
+    from vxt.registry import TASKS
+    spec = TASKS.create("qa")
+    spec.segment_text(example, "question")
+
+``dense`` (timed events) and ``classify`` are served by their own models
+(BMT/MDVC, the classifier pre-training) and are not registered here.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from vxt.registry import TASKS
+
+#: continuous modalities (become category tokens) and text modalities, in encoder order
+CONTINUOUS = ("video", "audio")
+TEXT_SEGMENTS = ("subtitles", "history", "question", "answer", "candidates")
+
+
+def subtitles_text(ex: dict) -> str:
+    """Speech transcript or subtitles: the subtitle texts joined in time order."""
+    subs = sorted(ex.get("subtitles", []), key=lambda s: (float(s.get("start", 0.0)), float(s.get("end", 0.0))))
+    return " ".join(str(s.get("text", "")).strip() for s in subs if str(s.get("text", "")).strip())
+
+
+def history_text(ex: dict) -> str:
+    """The dialog history as ``q1 a1 q2 a2 ...``."""
+    parts: list[str] = []
+    for turn in ex.get("history", []):
+        parts.extend(str(t).strip() for t in turn if str(t).strip())
+    return " ".join(parts)
+
+
+def answer_text(ex: dict) -> str | None:
+    """The ground-truth answer text of a multiple-choice example (None when unknown)."""
+    cands, ans = ex.get("candidates"), ex.get("answer")
+    if cands and isinstance(ans, int) and 0 <= ans < len(cands):
+        return str(cands[ans])
+    return None
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a task feeds the encoder and what it decodes."""
+
+    name: str
+    #: the task token key in vxt.models.text.TASK_TOKENS
+    token_key: str
+    #: the inputs this task can use, in encoder order (continuous first, then text segments)
+    modalities: tuple[str, ...]
+    #: the validation metric that picks the best checkpoint (higher is better)
+    metric: str
+    #: every metric that applies
+    metrics: tuple[str, ...] = field(default_factory=tuple)
+    #: answered by scoring the candidates (multiple choice) rather than free decoding
+    multiple_choice: bool = False
+
+    @property
+    def text_segments(self) -> tuple[str, ...]:
+        return tuple(m for m in self.modalities if m not in CONTINUOUS)
+
+    def segment_text(self, ex: dict, segment: str) -> str:
+        """The text of one segment for example ``ex`` ("" when the example has none)."""
+        if segment == "subtitles":
+            return subtitles_text(ex)
+        if segment == "history":
+            return history_text(ex)
+        if segment == "question":
+            return str(ex.get("question", ""))
+        if segment == "answer":
+            return answer_text(ex) or ""
+        if segment == "candidates":
+            raise ValueError("candidates are a list: use TaskSpec.candidates")
+        raise KeyError(f"unknown text segment {segment!r}")
+
+    def candidates(self, ex: dict) -> list[str]:
+        return [str(c) for c in ex.get("candidates", [])]
+
+    def target(self, ex: dict, rng: random.Random | None = None) -> str | None:
+        """The training target: a random reference (first one without ``rng``), or the correct candidate."""
+        if self.name == "qa":
+            return answer_text(ex)
+        if self.name == "qg":
+            return ex.get("question")
+        refs = [str(t) for t in ex.get("targets", []) if str(t).strip()]
+        if not refs:
+            return None
+        return refs[rng.randrange(len(refs))] if rng is not None else refs[0]
+
+    def references(self, ex: dict) -> list[str]:
+        if self.name == "qa":
+            a = answer_text(ex)
+            return [a] if a is not None else []
+        return [str(t) for t in ex.get("targets", [])]
+
+
+CAPTION = TaskSpec("caption", "caption", ("video", "audio", "subtitles"), "CIDEr",
+                   ("BLEU-4", "METEOR", "ROUGE-L", "CIDEr"))
+QA = TaskSpec("qa", "qa", ("video", "audio", "subtitles", "question", "candidates"), "accuracy", ("accuracy",),
+              multiple_choice=True)
+DIALOG = TaskSpec("dialog", "dialog", ("video", "audio", "subtitles", "history", "question"), "CIDEr",
+                  ("BLEU-4", "METEOR", "ROUGE-L", "CIDEr"))
+#: question generation (the qa+qg and cycle objectives): the answer is in the input, the question is the target
+QG = TaskSpec("qg", "qg", ("video", "audio", "subtitles", "answer"), "CIDEr")
+
+SPECS: dict[str, TaskSpec] = {s.name: s for s in (CAPTION, QA, DIALOG, QG)}
+
+
+def _register(spec: TaskSpec) -> None:
+    def builder() -> TaskSpec:
+        return spec
+
+    builder.metric = spec.metric  # read by vxt.train.loop.task_metric
+    TASKS.register(spec.name, default_config={"metric": spec.metric}, description=f"{spec.name}: {', '.join(spec.modalities)}")(builder)
+
+
+for _spec in (CAPTION, QA, DIALOG):
+    _register(_spec)
+
+
+def get_task(name: str) -> TaskSpec:
+    """The spec of a task (``caption``, ``qa``, ``dialog``; ``qg`` for question generation)."""
+    from vxt.errors import VxtError
+
+    if name in SPECS:
+        return SPECS[name]
+    raise VxtError(f"VX2TEXT does not do the task {name!r} (it does: caption, qa, dialog)")
+
+
+def resolve_modalities(spec: TaskSpec, modalities: list[str] | str | None) -> tuple[str, ...]:
+    """The inputs a model uses: ``None`` = all the task can use; else the named ones, in encoder order.
+
+    Names that no task knows raise; names the task cannot use (e.g. ``history``
+    for captioning) are ignored.
+    """
+    from vxt.errors import VxtError
+
+    if modalities is None:
+        return spec.modalities
+    if isinstance(modalities, str):
+        modalities = [m.strip() for m in modalities.split(",") if m.strip()]
+    known = set(CONTINUOUS) | set(TEXT_SEGMENTS)
+    unknown = [m for m in modalities if m not in known]
+    if unknown:
+        raise VxtError(f"unknown modality {', '.join(unknown)} (known: {', '.join(CONTINUOUS + TEXT_SEGMENTS)})")
+    chosen = [m for m in spec.modalities if m in modalities]
+    if not chosen:
+        raise VxtError(f"none of the modalities {', '.join(modalities)} applies to the task {spec.name} "
+                       f"(it can use {', '.join(spec.modalities)})")
+    return tuple(chosen)
