@@ -55,6 +55,7 @@ class ReferenceDenseEval:
 
     def __init__(self, ground_truths, predictions, tious=(0.3, 0.5, 0.7, 0.9), max_proposals=1000,
                  seed=0, meteor=True, tokenize_per_scorer=False, verbose=False):
+        """``meteor``: True (start pycocoevalcap's Meteor), False (leave METEOR out), or a Meteor to reuse."""
         from pycocoevalcap.bleu.bleu import Bleu
         from pycocoevalcap.cider.cider import Cider
         from pycocoevalcap.rouge.rouge import Rouge
@@ -71,10 +72,12 @@ class ReferenceDenseEval:
                         for i in range(len(self.prediction[vid]))}
         self.verbose = verbose
         self.scorers = [(Bleu(4), ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4"])]
-        if meteor:
+        if meteor is True:
             from pycocoevalcap.meteor.meteor import Meteor
 
             self.scorers.append((Meteor(), "METEOR"))
+        elif meteor:
+            self.scorers.append((meteor, "METEOR"))
         self.scorers += [(Rouge(), "ROUGE_L"), (Cider(), "CIDEr")]
 
     def get_gt_vid_ids(self):

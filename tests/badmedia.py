@@ -19,11 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-# What a data-preparation step should make of each corpus file:
-# "ok", "degraded:<missing modality>" or "skipped".
-STATUS_OK = "ok"
-
-
 def frame_color(i: int) -> tuple[int, int]:
     """(red, green) that encode frame index ``i`` (0..255)."""
     return 16 * (i % 16) + 8, 16 * ((i // 16) % 16) + 8

@@ -31,3 +31,30 @@ def run_cli(capsys):
         return code, out, err
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def tiny_synth(tmp_path_factory) -> Path:
+    """A small synthetic data dir (8/4/4 clips, 2/1/1 dense videos), media cache built; shared, do not modify."""
+    from vxt.data.prepare import prepare
+
+    out = tmp_path_factory.mktemp("tiny-synth") / "synth"
+    prepare("synth", out, options={"n_train": 8, "n_val": 4, "n_test": 4, "n_dense_train": 2, "n_dense_val": 1,
+                                   "n_dense_test": 1, "seed": 0}, workers=1, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def coco_meteor():
+    """pycocoevalcap's own METEOR wrapper (the jar in -stdio mode), started once per session (Java needed)."""
+    import shutil
+
+    if shutil.which("java") is None:
+        pytest.skip("Java is not installed (apt-get install default-jre-headless)")
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    m = Meteor()
+    yield m
+    m.meteor_p.stdin.close()
+    m.meteor_p.kill()
+    m.meteor_p.wait()

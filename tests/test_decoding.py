@@ -9,6 +9,16 @@ from vxt.decoding import BeamSearchDecoder, DecodingOptions, EncoderOut, GreedyD
 from vxt.decoding.search import decode
 from vxt.errors import VxtError
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models gain nothing from intra-op threads; one thread keeps the file fast on a busy 2-core box."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 EOS = 1
 
 
@@ -119,7 +129,8 @@ def test_beam_scores_are_length_normalised_logprobs():
         for b, h in enumerate(hyps):
             toks = h.tokens + ([EOS] if len(h.tokens) < 10 else [])
             cand = torch.tensor(toks)[None, None]
-            ll = score_candidates(model, EncoderOut(enc.hidden[b : b + 1], enc.mask[b : b + 1]), cand)
+            with torch.no_grad():
+                ll = score_candidates(model, EncoderOut(enc.hidden[b : b + 1], enc.mask[b : b + 1]), cand)
             assert h.sum_logprob == pytest.approx(float(ll), abs=1e-3)
             assert h.score == pytest.approx(float(ll) / len(toks) ** lp, abs=1e-3)
 
@@ -137,8 +148,9 @@ def test_score_candidates_matches_per_candidate_loss():
             if n:
                 cands[b, c, : n - 1] = torch.randint(2, 40, (n - 1,), generator=g)
                 cands[b, c, n - 1] = EOS
-    scores = score_candidates(model, enc, cands)
-    mean = score_candidates(model, enc, cands, norm="mean")
+    with torch.no_grad():
+        scores = score_candidates(model, enc, cands)
+        mean = score_candidates(model, enc, cands, norm="mean")
     for b in range(3):
         for c in range(4):
             n = lengths[b][c]

@@ -85,8 +85,10 @@ def test_real_video_clips(shared_data):
     at2 = read_clips(path, 2, 4, 32, fps=2.0, start=10, end=20)
     assert at2.shape == (2, 4, 32, 32, 3)
     assert all(np.abs(at2[0, k].astype(int) - at2[0, k + 1]).mean() > 1 for k in range(3))
-    # The two strategies (seeking to key frames vs one pass) give the same frames.
-    assert np.array_equal(read_clips(path, 4, 4, 32, seek=False), read_clips(path, 4, 4, 32))
+    # The two strategies (seeking to key frames vs one pass) and the threading give the same frames.
+    ref = read_clips(path, 4, 4, 32)
+    assert np.array_equal(read_clips(path, 4, 4, 32, seek=False), ref)
+    assert np.array_equal(read_clips(path, 4, 4, 32, threads=1), ref)
 
 
 # --------------------------------------------------------------------------- sampling, known content
@@ -364,3 +366,5 @@ def test_sidecar_subtitles_found_by_stem(tmp_path):
     assert find_sidecar_subtitles(video) == tmp_path / "talk.srt"  # .srt preferred
     (tmp_path / "other.srt").write_text("")
     assert find_sidecar_subtitles(tmp_path / "other2.mp4") is None
+    (tmp_path / "film [1].en.vtt").write_text("WEBVTT\n")  # language tag, glob characters in the name
+    assert find_sidecar_subtitles(tmp_path / "film [1].mkv") == tmp_path / "film [1].en.vtt"

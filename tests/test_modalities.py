@@ -289,6 +289,12 @@ def test_save_and_from_pretrained_give_equal_outputs(tmp_path):
         assert _same(again(x), model(x)) and _same(via_create(x), model(x))
     assert again.labels == labels and via_create.config == model.config
 
+    # keys other layers add to config.json (e.g. vxt train --task classify) are not hyperparameters
+    config.update(task="classify", **{"class": "vxt.models.classify:ClassifierModel"})
+    (out / "config.json").write_text(json.dumps(config))
+    with torch.no_grad():
+        assert _same(create_classifier("tiny-video", weights=out).eval()(x), model(x))
+
     # a saved dir of another classifier is refused, by name
     with pytest.raises(VxtError, match="holds a tiny-video classifier, not tiny-audio"):
         create_classifier("tiny-audio", weights=out)

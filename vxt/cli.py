@@ -23,7 +23,7 @@ app = typer.Typer(
 
 # Each entry is a module under vxt.commands exposing ``register(app)``.
 # A command is listed here only once it does its job.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("prepare", "tokenize", "train", "decode", "score")
 
 
 def _register_all() -> None:

@@ -34,6 +34,8 @@ class DecodeRequest:
     batch_size: int = 16
     limit: int | None = None
     exp_root: str = "exp"
+    features: str | None = None  # dense: a folder of pre-extracted features (BMT's layout)
+    overrides: dict = field(default_factory=dict)  # dense: decode options (--set top_k=.., captioner=..)
 
 
 def find_checkpoint(task: str, ckpt: str | None, exp_root: str = "exp") -> Path:
@@ -132,13 +134,19 @@ def decode(req: DecodeRequest) -> dict:
     beam = 1 if req.greedy else req.beam
     failed: dict[str, str] = {}
     first = Path(req.inputs[0])
-    if len(req.inputs) == 1 and _is_data_dir(first):
+    from_dir = len(req.inputs) == 1 and _is_data_dir(first)
+    if hasattr(model, "configure_decode"):  # dense models: data dir, pre-extracted features, decode options
+        model.configure_decode(data_dir=first if from_dir else None, features=req.features, overrides=req.overrides)
+    elif req.features or req.overrides:
+        raise VxtError("--features and --set apply to --task dense models only")
+    needs_media = getattr(model, "needs_media", True)  # dense models read their own feature streams
+    if from_dir:
         examples = task_examples(first, req.split, req.task)
         if req.limit:
             examples = examples[: req.limit]
         if not examples:
             raise VxtError(f"no {req.task} examples in the {req.split} split", path=str(first))
-        cache = MediaCache(first, settings)
+        cache = MediaCache(first, settings) if needs_media else None
         preds = predict_examples(model, examples, cache, beam=beam, batch_size=req.batch_size,
                                  progress_desc=f"decode {req.split}")
     else:
@@ -149,7 +157,7 @@ def decode(req: DecodeRequest) -> dict:
                 ex = media_example(p, req.task, req)
                 if ex["id"] in media:  # two inputs with the same file name
                     ex["id"] = f"{ex['id']}-{len(examples)}"
-                media[ex["id"]] = load_media(ex, settings)
+                media[ex["id"]] = load_media(ex, settings) if needs_media else {"video": None, "audio": None}
             except VxtError as e:
                 if len(req.inputs) == 1:
                     raise
@@ -174,6 +182,9 @@ def decode(req: DecodeRequest) -> dict:
             row["answer"] = ex["answer"]
         if "events" in p:
             row["events"] = p["events"]
+        if req.task == "dense" and ex.get("events"):
+            row["reference_events"] = ex["events"]
+            row["duration"] = ex.get("duration")
         rows.append(row)
         if "explain" in p:
             explain.append({"id": p["id"], **p["explain"], "prediction": p["prediction"]})

@@ -11,7 +11,7 @@ def register(app: typer.Typer) -> None:
     @app.command("decode")
     def decode(
         inputs: List[str] = typer.Argument(..., help="Media files (mp4, ...) or one data dir made by `vxt prepare`."),
-        task: str = typer.Option(..., "--task", help="caption | qa | dialog"),
+        task: str = typer.Option(..., "--task", help="caption | qa | dialog | dense"),
         ckpt: Optional[str] = typer.Option(None, "--ckpt", help="Experiment or model dir (default: the latest exp/ run for the task)."),
         split: str = typer.Option("test", "--split", help="With a data dir: which split."),
         question: Optional[str] = typer.Option(None, "--question"),
@@ -24,11 +24,14 @@ def register(app: typer.Typer) -> None:
         limit: Optional[int] = typer.Option(None, "--limit", help="With a data dir: decode only the first N examples."),
         batch_size: int = typer.Option(16, "--batch-size"),
         out: Optional[str] = typer.Option(None, "--out", help="Where to write preds.json (default: the experiment dir for a data dir, ./preds.json for media files)."),
+        features: Optional[str] = typer.Option(None, "--features", help="--task dense: a folder of pre-extracted features (<name>_rgb/_flow/_vggish.npy, BMT's layout)."),
+        set_: Optional[List[str]] = typer.Option(None, "--set", help="--task dense decode options, key=value: top_k, nms, segments=gt|proposals, captioner=<caption exp dir>, feature_combine=sum|concat."),
     ) -> None:
         """Decode media files or a data dir split with a trained model; writes preds.json."""
         from pathlib import Path
 
         from vxt.inference import DecodeRequest, decode as run_decode
+        from vxt.registry import parse_overrides
         from vxt.utils import console, write_json
 
         cands = None
@@ -36,7 +39,8 @@ def register(app: typer.Typer) -> None:
             cands = [c.strip() for part in candidates for c in part.split("|") if c.strip()]
         req = DecodeRequest(inputs=list(inputs), task=task, ckpt=ckpt, split=split, question=question,
                             candidates=cands, history=list(history or []), subtitles=subtitles, beam=beam,
-                            greedy=greedy, limit=limit, batch_size=batch_size)
+                            greedy=greedy, limit=limit, batch_size=batch_size, features=features,
+                            overrides=parse_overrides(set_))
         result = run_decode(req)
         preds = result["preds"]
         if out is None:
@@ -58,6 +62,9 @@ def _print(preds: dict, explain: list | None, con) -> None:
     from rich.table import Table
 
     rows = preds["predictions"]
+    if preds["task"] == "dense":
+        _print_dense(rows, con)
+        return
     if explain:
         table = Table(title="what the language model saw", show_lines=True)
         for col in ("id", "video tokens", "audio tokens", "text inputs", "prediction"):
@@ -82,3 +89,23 @@ def _print(preds: dict, explain: list | None, con) -> None:
             cells.append((r.get("references") or [""])[0])
         table.add_row(*cells)
     con.print(table)
+
+
+def _print_dense(rows: list, con, n_best: int = 10, max_videos: int = 5) -> None:
+    """A timeline per video: its ``n_best`` most confident events, sorted by start time."""
+    from rich.table import Table
+
+    if len(rows) > max_videos:
+        con.print(f"{len(rows)} videos (first {max_videos}):")
+    for r in rows[:max_videos]:
+        events = r.get("events") or []
+        best = sorted(events[:n_best], key=lambda e: (float(e["start"]), float(e["end"])))
+        title = f"{r['id']}: {len(best)} of {len(events)} events (most confident first, shown by start time)"
+        table = Table(title=title, title_justify="left")
+        for col, kw in (("start", {"justify": "right"}), ("end", {"justify": "right"}), ("score", {"justify": "right"}),
+                        ("caption", {"overflow": "fold"})):
+            table.add_column(col, **kw)
+        for e in best:
+            table.add_row(f"{float(e['start']):.1f}s", f"{float(e['end']):.1f}s", f"{float(e.get('score', 0.0)):.2f}",
+                          e.get("sentence", ""))
+        con.print(table)

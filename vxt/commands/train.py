@@ -33,6 +33,8 @@ def register(app: typer.Typer) -> None:
         eval_beam: int = typer.Option(1, "--eval-beam", help="Beam width for validation during training (1: greedy)."),
         eval_limit: int = typer.Option(200, "--eval-limit", help="Validate on at most this many examples (0: all)."),
         device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
+        stage: Optional[str] = typer.Option(None, "--stage", help="--task dense: captioner | proposals | both (default: both, captioner first)."),
+        features: Optional[str] = typer.Option(None, "--features", help="--task dense: a folder of pre-extracted features in BMT's layout (default: extract with vxt's backbones)."),
         set_: Optional[List[str]] = typer.Option(None, "--set", help="Override any model config field: key=value (JSON values, dotted keys)."),
     ) -> None:
         """Train a model on a data dir; writes an experiment dir (checkpoints, metrics.jsonl)."""
@@ -46,7 +48,8 @@ def register(app: typer.Typer) -> None:
             raise VxtError(f"unknown task {task!r} (one of {', '.join(tasks)})")
         overrides = parse_overrides(set_)
         for key, value in (("tokenization", tokenization), ("head", head), ("objective", objective),
-                           ("video_weights", video_weights), ("audio_weights", audio_weights)):
+                           ("video_weights", video_weights), ("audio_weights", audio_weights),
+                           ("stage", stage), ("features", features)):
             if value is not None:
                 overrides[key] = value
         if modalities:
@@ -65,7 +68,12 @@ def register(app: typer.Typer) -> None:
             save_every=save_every, nproc=nproc, modality=modality, eval_beam=eval_beam,
             eval_limit=eval_limit or None, device=device,
         )
-        summary = run_train(opts)
+        if task == "dense":
+            from vxt.models.dense_task import train_stages
+
+            summary = train_stages(opts, run_train)
+        else:
+            summary = run_train(opts)
         if summary:
             best = summary.get("best")
             best_s = "n/a" if best is None else f"{best:.4f}"

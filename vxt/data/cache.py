@@ -75,6 +75,19 @@ class DecodeSettings:
         return cls(**kw)
 
 
+def settings_for(data_dir: str | os.PathLike, task: str | None = None) -> DecodeSettings:
+    """The decode settings ``vxt prepare`` cached for ``task`` in a data dir.
+
+    ``dataset.json`` holds ``decode`` (every example) and ``decode_by_task``
+    (overrides, e.g. synth's 20 s dense videos get 10 clips instead of 4); a
+    data dir without ``dataset.json`` gets the defaults.
+    """
+    p = Path(data_dir) / "dataset.json"
+    meta = json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
+    by_task = meta.get("decode_by_task") or {}
+    return DecodeSettings.from_dict(by_task.get(task) or meta.get("decode"))
+
+
 def media_path(example: dict) -> str | None:
     """The manifest path of an example's media (its ``video``, else its ``audio``)."""
     return example.get("video") or example.get("audio")
@@ -141,6 +154,17 @@ def decode_job(job: dict) -> dict:
         except Exception as e:  # noqa: BLE001
             errors["audio"] = f"{type(e).__name__}: {e}"
     return {"key": job["key"], "video": video, "audio": audio, "errors": errors}
+
+
+def _worker_init() -> None:
+    """One thread per worker process: the pool is the parallelism (no oversubscribed cores)."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
 
 
 # ---------------------------------------------------------------- the cache
@@ -328,11 +352,13 @@ class MediaCache:
 
         with progress_bar() as bar:
             task = bar.add_task("caching media", total=len(todo), visible=progress and bool(todo))
-            if workers > 1 and len(todo) > 1:
+            # a spawned worker costs a second or two to start (it imports torch for the log-mel):
+            # only worth it for more than a handful of entries
+            if workers > 1 and len(todo) >= 4 * workers:
                 import multiprocessing as mp
 
                 ctx = mp.get_context("spawn")
-                with ctx.Pool(min(workers, len(todo))) as pool:
+                with ctx.Pool(min(workers, len(todo)), initializer=_worker_init) as pool:
                     for _ in consume(pool.imap_unordered(decode_job, todo, chunksize=1)):
                         bar.advance(task)
             else:

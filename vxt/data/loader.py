@@ -104,17 +104,22 @@ class BatchPlan:
 def with_media(examples: list[dict], cache, *, pick_clip: str | None = None) -> list[dict]:
     """Pair each example with its cached media (``{"example", "media"}`` items).
 
-    ``pick_clip`` (training) keeps one random cached clip per example, chosen
-    by a generator seeded from ``pick_clip`` and the example id: the choice
-    does not depend on batch composition, so sharded (DDP) and single-process
-    runs pick the same clips.
+    ``pick_clip`` (training) keeps one random cached clip and one random
+    reference per example, chosen by a generator seeded from ``pick_clip`` and
+    the example id: the choice does not depend on batch composition, so sharded
+    (DDP) and single-process runs pick the same clips and targets.
     """
     items = []
     for ex in examples:
         media = dict(cache.get(ex)) if cache is not None else {"video": None, "audio": None}
-        video = media.get("video")
-        if pick_clip is not None and video is not None and len(video) > 1:
-            k = random.Random(f"{pick_clip}-{ex['id']}").randrange(len(video))
-            media["video"] = video[k : k + 1]
+        if pick_clip is not None:
+            rng = random.Random(f"{pick_clip}-{ex['id']}")
+            video = media.get("video")
+            if video is not None and len(video) > 1:
+                k = rng.randrange(len(video))
+                media["video"] = video[k : k + 1]
+            targets = ex.get("targets") or []
+            if len(targets) > 1:  # one reference per example and epoch, whatever the batch it lands in
+                ex = {**ex, "targets": [targets[rng.randrange(len(targets))]]}
         items.append({"example": ex, "media": media})
     return items

@@ -19,7 +19,6 @@ rules hold throughout:
 
 from __future__ import annotations
 
-import bisect
 import math
 import os
 import random as _random
@@ -58,6 +57,9 @@ _AUDIO_SEEK_MIN_S = 2.0
 _AUDIO_PREROLL_S = 0.5
 _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 _SUBTITLE_EXTS = (".srt", ".vtt")
+_FAST_420 = ("yuv420p", "yuvj420p")
+# Resampled audio comes out in blocks of this many samples (fewer Python round trips).
+_AUDIO_BLOCK = 8192
 
 
 # --------------------------------------------------------------------------- probe
@@ -210,23 +212,32 @@ def _rate(x) -> float | None:
     return v if v and math.isfinite(v) and 0.0 < v < 10_000 else None
 
 
-def _index_times(stream) -> tuple[np.ndarray, np.ndarray] | None:
-    """(timestamps in stream ticks, key-frame mask) from the container index, or None."""
+def _index_entries(stream):
+    """The container's index of ``stream`` (MP4/MKV cues...) or None when it has none."""
     try:
         entries = stream.index_entries
-        n = len(entries) if entries is not None else 0
+        return entries if entries is not None and len(entries) >= 2 else None
     except Exception:
         return None
-    if n < 2:
-        return None
-    ts = np.fromiter((e.timestamp for e in entries), dtype=np.int64, count=n)
-    kf = np.fromiter((e.is_keyframe for e in entries), dtype=bool, count=n)
-    return ts, kf
 
 
-def _vfr_from_ticks(ticks: np.ndarray) -> bool:
+def _index_ticks(entries, window: int = 500, windows: int = 8) -> list[np.ndarray]:
+    """Timestamps of index entries, as runs of consecutive entries.
+
+    Small indexes are read whole; long ones as ``windows`` evenly spread runs
+    of ``window`` entries (reading 18,000 entries one by one in Python costs
+    more than the rest of a probe).
+    """
+    n = len(entries)
+    if n <= window * windows:
+        return [np.array([e.timestamp for e in entries], dtype=np.int64)]
+    starts = np.linspace(0, n - window, windows).astype(int)
+    return [np.array([e.timestamp for e in entries[s : s + window]], dtype=np.int64) for s in starts]
+
+
+def _vfr_from_ticks(runs: list[np.ndarray]) -> bool:
     """Variable frame rate: more than 2% of frame intervals differ from the median by >10%."""
-    d = np.diff(np.sort(ticks))
+    d = np.concatenate([np.diff(np.sort(r)) for r in runs if len(r) > 1] or [np.zeros(0, np.int64)])
     d = d[d > 0]
     if len(d) < 3:
         return False
@@ -313,22 +324,21 @@ def _probe_open(container, p: Path, path_str: str) -> MediaInfo:
         if cc is None:
             raise MediaError("no decoder for this video codec in this FFmpeg build", path=path_str)
         vcodec = cc.name
-        idx = _index_times(v)
-        ticks = None
-        if idx is not None:
-            ticks = idx[0]
-            truncated = truncated or _index_past_eof(v, size)
+        entries = _index_entries(v)
+        if entries is not None:
+            runs = _index_ticks(entries)
+            truncated = truncated or _index_past_eof(entries, size)
         else:
             ticks = _demux_ticks(container, v, limit=2000)
+            runs = [ticks] if ticks is not None else []
             container.seek(0)
-        vfr = _vfr_from_ticks(ticks) if ticks is not None and len(ticks) > 2 else False
+        vfr = _vfr_from_ticks(runs)
         fps = _rate(v.average_rate) or _rate(v.guessed_rate)
-        if fps is None and ticks is not None and len(ticks) > 1 and v.time_base:
-            span = float((ticks.max() - ticks.min()) * v.time_base)
-            fps = (len(ticks) - 1) / span if span > 0 else None
-        num_frames = int(v.frames) if v.frames else (len(ticks) if idx is not None else None)
-        v.thread_type = "AUTO"
-        first = _first_frame(container, v)
+        if fps is None and runs and len(runs[0]) > 1 and v.time_base:
+            span = float((runs[0].max() - runs[0].min()) * v.time_base)
+            fps = (len(runs[0]) - 1) / span if span > 0 else None
+        num_frames = int(v.frames) if v.frames else (len(entries) if entries is not None else None)
+        first = _first_frame(container, v)  # one frame: frame threads would only add start-up latency
         if first is None:
             raise MediaError("truncated: decoded no frames", path=path_str)
         pix_fmt = first.format.name
@@ -337,8 +347,8 @@ def _probe_open(container, p: Path, path_str: str) -> MediaInfo:
         sar = _rate(v.sample_aspect_ratio) or _rate(cc.sample_aspect_ratio) or 1.0
         w = int(round(w * sar))
         width, height = (h, w) if rotation in (90, 270) else (w, h)
-    if a is not None and _index_times(a) is not None:
-        truncated = truncated or _index_past_eof(a, size)
+    if a is not None and _index_entries(a) is not None:
+        truncated = truncated or _index_past_eof(_index_entries(a), size)
     acodec = arate = achannels = None
     if a is not None:
         acc = a.codec_context
@@ -368,10 +378,11 @@ def _probe_open(container, p: Path, path_str: str) -> MediaInfo:
     )
 
 
-def _index_past_eof(stream, size: int) -> bool:
+def _index_past_eof(entries, size: int) -> bool:
+    """The index points at data beyond the end of the file (a cut-off download)."""
     try:
-        last = stream.index_entries[len(stream.index_entries) - 1]
-        return last.pos >= 0 and last.pos + last.size > size
+        n = len(entries)
+        return any(e.pos >= 0 and e.pos + e.size > size for e in entries[max(0, n - 16) : n])
     except Exception:
         return False
 
@@ -467,7 +478,8 @@ class _Converter:
         self.size = size
         self.sar = sar
         self.tag_rotation = tag_rotation  # legacy `rotate` tag, used when frames carry no display matrix
-        self.reformatter = av.video.reformatter.VideoReformatter()
+        self.reformatter = av.video.reformatter.VideoReformatter()  # each keeps its own cached SwsContext
+        self.to_rgb = av.video.reformatter.VideoReformatter()
         self._geom: dict[tuple[int, int, int], tuple[int, int, int]] = {}
 
     def __call__(self, f: _Frame) -> np.ndarray:
@@ -479,7 +491,15 @@ class _Converter:
             if geom is None:
                 geom = self._geom[key] = self._geometry(*key)
             w, h, k = geom
-            img = self.reformatter.reformat(frame, width=w, height=h, format="rgb24").to_ndarray()
+            if frame.format.name in _FAST_420:
+                # Scale in YUV, then convert at the final size: swscale's unscaled
+                # YUV->RGB path is several times faster than a scaling RGB conversion.
+                # threads=1: these pictures are small, and swscale's slice threads
+                # would only compete with the decoder's threads (measured ~40% slower).
+                small = self.reformatter.reformat(frame, width=w, height=h, threads=1)
+                img = self.to_rgb.reformat(small, format="rgb24", threads=1).to_ndarray()
+            else:
+                img = self.reformatter.reformat(frame, width=w, height=h, format="rgb24", threads=1).to_ndarray()
             if k:
                 img = np.rot90(img, k=k)  # a view
             H, W = img.shape[:2]
@@ -512,16 +532,7 @@ class _VideoSource:
         self.tb = float(stream.time_base) if stream.time_base else None
         self.frame_dur = frame_dur
         self.allow_seek = allow_seek and self.tb is not None
-        self.kf_ticks = None
-        self.kf_times = None
-        if self.allow_seek:
-            idx = _index_times(stream)
-            if idx is not None:
-                ticks, kf = idx
-                ticks = np.unique(ticks[kf])
-                if len(ticks):
-                    self.kf_ticks = ticks
-                    self.kf_times = (ticks * self.tb - t0).tolist()
+        self.entries = _index_entries(stream) if self.allow_seek else None
         self.it: Iterator | None = None
         self.pos: float | None = None  # time of the last frame returned
         self.seeks = 0
@@ -557,16 +568,17 @@ class _VideoSource:
         if not self.allow_seek:
             return False
         gain = _MIN_SEEK_GAIN_FRAMES * self.frame_dur
-        if self.kf_times is not None:
+        if self.entries is not None:
             # Index timestamps are decode times; a key frame can be shown up to a
             # few frames later, so look for one a little before the target.
-            i = bisect.bisect_right(self.kf_times, target - 3 * self.frame_dur) - 1
+            want = int(math.floor((target - 3 * self.frame_dur + self.t0) / self.tb))
+            i = self.entries.search_timestamp(want, backward=True)
             if i < 0:
                 return False
-            here = self.kf_times[0] if self.pos is None else self.pos
-            if self.kf_times[i] <= here + gain:
+            ticks = int(self.entries[i].timestamp)
+            here = self.entries[0].timestamp * self.tb - self.t0 if self.pos is None else self.pos
+            if ticks * self.tb - self.t0 <= here + gain:
                 return False
-            ticks = int(self.kf_ticks[i])
         else:
             here = 0.0 if self.pos is None else self.pos
             if target - here <= _BLIND_SEEK_GAP_S:
@@ -587,6 +599,20 @@ class _VideoSource:
         self.seeks += 1
         self._iter()
         return True
+
+
+def _set_threads(streams, threads: int | None) -> None:
+    """Decoder threading: FFmpeg's frame+slice threads ("AUTO") unless told otherwise."""
+    if threads is None:
+        env = os.environ.get("VXT_DECODE_THREADS", "").strip()
+        threads = int(env) if env.isdigit() else None
+    for s in streams:
+        if threads == 1:
+            s.thread_type = "NONE"
+        else:
+            s.thread_type = "AUTO"
+            if threads:
+                s.codec_context.thread_count = int(threads)
 
 
 def _video_meta(container, v) -> tuple[float, float, float | None]:
@@ -697,6 +723,7 @@ def read_clips(
     mode: str = "uniform",
     rng=None,
     seek: bool = True,
+    threads: int | None = None,
 ) -> np.ndarray:
     """Read ``num_clips`` clips of ``frames`` RGB frames, ``size``×``size``, as uint8 ``[N, T, S, S, 3]``.
 
@@ -709,7 +736,9 @@ def read_clips(
     asks, its shorter side scaled to ``size`` by FFmpeg and centre-cropped.
     Clips that run past the end repeat the last frame. ``seek=False`` forces
     one sequential pass (the reader otherwise seeks to key frames when that
-    skips decoding).
+    skips decoding). ``threads``: decoder threads; None uses FFmpeg's frame
+    and slice threading over all cores (or ``$VXT_DECODE_THREADS``), 1 decodes
+    on the calling thread, which is what worker pools want.
     """
     if num_clips < 1 or frames < 1 or size < 1:
         raise ValueError("num_clips, frames and size must be >= 1")
@@ -719,6 +748,7 @@ def read_clips(
     av = _av()
     container = _open(p)
     try:
+        _set_threads(container.streams.video, threads)
         return _read_clips_open(container, p, str(path), num_clips, frames, size, start, end, fps, mode, rng, seek)
     except MediaError:
         raise
@@ -738,7 +768,6 @@ def _read_clips_open(container, p, path_str, num_clips, frames, size, start, end
                 s.discard = _av().stream.Discard.all  # the demuxer can skip them
             except Exception:
                 pass
-    v.thread_type = "AUTO"
     t0, native_fps, vend = _video_meta(container, v)
     lo = max(0.0, float(start)) if start is not None else 0.0
     if end is not None:
@@ -874,7 +903,9 @@ def read_audio(
     downmix at unit gain, as librosa's ``to_mono``). For a range that starts
     late the reader seeks first. The result has ``round((end - start) * sr)``
     samples, fewer when the audio ends before ``end``; if the audio starts
-    after ``start`` the gap is silence.
+    after ``start`` the gap is silence. With sample-accurate timestamps (MP4,
+    WAV) a range read equals the same slice of a whole-file read exactly;
+    Matroska's millisecond timestamps leave it within a millisecond.
     """
     if not sr > 0:
         raise ValueError("sr must be > 0")
@@ -921,7 +952,14 @@ def _align_first_frame(frame, t: float, sr: int):
 
 def _new_resampler(sr: int):
     av = _av()
-    return av.AudioResampler(format="flt", layout="mono", rate=sr, options={"rematrix_maxval": "1.0"})
+    return av.AudioResampler(
+        format="flt", layout="mono", rate=sr, frame_size=_AUDIO_BLOCK, options={"rematrix_maxval": "1.0"}
+    )
+
+
+def _samples(frame) -> np.ndarray:
+    """The samples of a packed mono float frame as a 1-D array (no per-plane stacking)."""
+    return np.frombuffer(frame.planes[0], dtype=np.float32, count=frame.samples)
 
 
 def _read_audio_open(container, path_str: str, start, end, sr: int) -> np.ndarray:
@@ -941,7 +979,11 @@ def _read_audio_open(container, path_str: str, start, end, sr: int) -> np.ndarra
     if hi is not None and hi <= lo:
         return np.zeros(0, dtype=np.float32)
     tb = float(a.time_base) if a.time_base else None
-    if lo > _AUDIO_SEEK_MIN_S and tb:
+    # Seek only in containers whose timestamps stay exact after a seek (MP4/MOV,
+    # Matroska/WebM, WAV); elsewhere (MP3 by byte estimate, raw streams) decode from 0.
+    fmt = container.format.name or ""
+    exact = any(name in fmt for name in ("mp4", "mov", "matroska", "webm", "wav"))
+    if lo > _AUDIO_SEEK_MIN_S and tb and exact:
         try:
             container.seek(int((lo - _AUDIO_PREROLL_S + t0) / tb), stream=a, backward=True, any_frame=False)
         except (av.error.FFmpegError, OSError):
@@ -974,18 +1016,18 @@ def _read_audio_open(container, path_str: str, start, end, sr: int) -> np.ndarra
         if sig != signature:  # the layout or rate may change mid-stream (broadcast recordings)
             if resampler is not None:
                 for o in resampler.resample(None):
-                    chunks.append(o.to_ndarray().reshape(-1))
+                    chunks.append(_samples(o))
             resampler, signature = _new_resampler(sr), sig
         frame.pts = None  # the position is tracked here; let the resampler stream freely
         for o in resampler.resample(frame):
-            arr = o.to_ndarray().reshape(-1)
+            arr = _samples(o)
             chunks.append(arr)
             got += len(arr)
         if hi is not None and first_t + got / sr > hi + 0.1:
             break
     if resampler is not None:
         for o in resampler.resample(None):
-            chunks.append(o.to_ndarray().reshape(-1))
+            chunks.append(_samples(o))
     if first_t is None:
         if error:
             raise MediaError(f"audio decoding failed ({error})", path=path_str)
@@ -1053,25 +1095,22 @@ def log_mel(wave, sr: int = 16000):
 def find_sidecar_subtitles(video_path: str | os.PathLike) -> Path | None:
     """A subtitle file beside ``video_path`` with the same stem (``.srt`` first, then ``.vtt``).
 
-    Also accepts a language-tagged name (``clip.en.srt``) when there is no
-    exact match; the extension match is case-insensitive.
+    Upper-case extensions count too; when there is no exact match a
+    language-tagged name (``clip.en.srt``) is accepted, the first in name order.
+    Only the candidate names are looked up, so this stays cheap in a folder of
+    thousands of videos.
     """
-    v = Path(video_path)
-    folder = v.parent if str(v.parent) else Path(".")
-    try:
-        names = {f.name: f for f in folder.iterdir() if f.is_file()}
-    except OSError:
-        return None
-    for ext in _SUBTITLE_EXTS:
-        for name, f in names.items():
-            if name.lower() == (v.stem + ext).lower() and name[: len(v.stem)] == v.stem:
-                return f
-    for ext in _SUBTITLE_EXTS:
-        tagged = sorted(
-            f for name, f in names.items()
-            if name.startswith(v.stem + ".") and name.lower().endswith(ext) and f != v
-        )
-        if tagged:
-            return tagged[0]
-    return None
+    import glob
 
+    v = Path(video_path)
+    for ext in _SUBTITLE_EXTS:
+        for e in (ext, ext.upper()):
+            candidate = v.with_name(v.stem + e)
+            if candidate.is_file():
+                return candidate
+    base = glob.escape(str(v.with_name(v.stem)))
+    for ext in _SUBTITLE_EXTS:
+        tagged = sorted(glob.glob(f"{base}.*{ext}"))
+        if tagged:
+            return Path(tagged[0])
+    return None

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -291,23 +290,23 @@ def _sample_object(rng, duration: float) -> dict:
     shape = SHAPES[int(rng.integers(len(SHAPES)))]
     colour = COLOURS[int(rng.integers(len(COLOURS)))]
     motion = MOTIONS[int(rng.integers(len(MOTIONS)))]
-    lo = 4.0
+    lo = 2.0
     geo: dict[str, Any] = {}
     if motion in ("grows", "shrinks"):
-        small = float(rng.uniform(7, 10))
-        big = float(rng.uniform(small * 2.3, 28))
+        small = float(rng.uniform(6, 9))
+        big = float(rng.uniform(max(small * 2.5, 20), 28))
         r0, r1 = (small, big) if motion == "grows" else (big, small)
         margin = max(r0, r1) * 1.25 + lo
         geo.update(r0=r0, r1=r1, x0=float(rng.uniform(margin, SIZE - margin)), y0=float(rng.uniform(margin, SIZE - margin)))
     else:
-        r = float(rng.uniform(10, 17))
+        r = float(rng.uniform(9, 15))
         margin = r * 1.25 + lo
         geo.update(r0=r, r1=r)
         if motion.startswith("moves"):
             room = SIZE - 2 * margin
-            speed = float(min(rng.uniform(14, 26), room / duration))
+            speed = float(min(rng.uniform(16, 28), room / duration))
             travel = speed * duration
-            along0 = float(rng.uniform(margin, SIZE - margin - travel))
+            along0 = float(rng.uniform(margin, max(margin, SIZE - margin - travel)))
             across = float(rng.uniform(margin, SIZE - margin))
             direction = motion.split()[1]
             if direction in ("left", "right"):

@@ -138,26 +138,38 @@ class CocoScorers:
             for ngram in {ngram for ref in refs for ngram in ref}:
                 df[ngram] = df.get(ngram, 0.0) + 1
         ref_len = self._np_log(float(len(crefs)))
-        log = self._np_log
+        # the tf-idf weight of an n-gram, float(ref_len - log(max(1, df))), once per n-gram of the set
+        logs = self._log
+        weight: dict = {}
+        for ngram, d in df.items():
+            ld = logs.get(d)
+            if ld is None:
+                ld = self._np_log(d)
+            weight[ngram] = float(ref_len - ld)
+        unseen = float(ref_len - self._np_log(1.0))  # n-grams of no reference: df 0 -> log(max(1, 0)) = 0
+        vectors: dict[int, tuple] = {}  # id(counts) -> (vec, norm, length); counts dicts are cached per sentence
 
         def counts2vec(cnts: dict):
-            vec: list[dict] = [{} for _ in range(_N)]
-            norm = [0.0] * _N
+            got = vectors.get(id(cnts))
+            if got is not None:
+                return got
+            vec: list[dict] = [{}, {}, {}, {}]
+            norm = [0.0, 0.0, 0.0, 0.0]
             length = 0
             for ngram, term_freq in cnts.items():
-                d = log(max(1.0, df.get(ngram, 0.0)))
                 n = len(ngram) - 1
-                v = float(term_freq) * float(ref_len - d)
+                v = float(term_freq) * weight.get(ngram, unseen)
                 vec[n][ngram] = v
                 norm[n] += pow(v, 2)
                 if n == 1:
                     length += term_freq
-            return vec, [math.sqrt(x) for x in norm], length
+            got = vectors[id(cnts)] = (vec, [math.sqrt(x) for x in norm], length)
+            return got
 
         scores = []
         for (hyp, _), refs in zip(items, crefs):
             vec, norm, length = counts2vec(self.counts(hyp))
-            score = [0.0] * _N
+            score = [0.0, 0.0, 0.0, 0.0]
             for ref in refs:
                 vec_ref, norm_ref, length_ref = counts2vec(ref)
                 delta = float(length - length_ref)

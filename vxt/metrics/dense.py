@@ -29,11 +29,14 @@ in BMT (``evaluation/evaluate.py``). Its rules, reproduced here:
 
 What is done differently is only how the work is organised (results are
 identical, see bench/score.py and tests/test_metrics_dense.py): tIoUs are
-computed once per video; every distinct sentence is tokenized in one PTB
-call; METEOR runs in one Java process and computes the statistics of each
-distinct (prediction, reference) pair once for all thresholds; BLEU, ROUGE-L
-and CIDEr use the exact per-set restatements of :mod:`vxt.metrics.coco`,
-video by video in a process pool while METEOR works.
+computed once per video; the eight documents the official code tokenizes
+per threshold (it tokenizes the same two again for each scorer) go through
+one PTB Java process; METEOR runs in one Java process, computes the
+statistics of each distinct (prediction, reference) pair once for all
+thresholds and scores each distinct per-video set once; BLEU, ROUGE-L and
+CIDEr use the exact per-set restatements of :mod:`vxt.metrics.coco`,
+computed while METEOR's Java works (in the main process on 2 cores, in a
+process pool when there are cores to spare).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from vxt.errors import DataError
 TIOUS = (0.3, 0.5, 0.7, 0.9)
 CAPTION_METRICS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr")
 DEFAULT_SEED = 0
+POOL_MIN_ITEMS = 4000  # below this, starting worker processes costs more than it saves
 
 Item = tuple[str, tuple[str, ...]]
 
@@ -67,6 +71,8 @@ def tiou(a: Sequence[float], b: Sequence[float]) -> float:
 
 def remove_nonascii(text: str) -> str:
     """Every character above 127 becomes a space (as the official evaluator does)."""
+    if text.isascii():
+        return text
     return "".join(c if ord(c) < 128 else " " for c in text)
 
 
@@ -109,6 +115,8 @@ def _events(vid: str, events: Sequence[Mapping[str, Any]], max_proposals: int) -
             raise DataError(f"event {i} has no 'sentence' string", example_id=vid)
         try:
             start, end = float(start), float(end)
+            if not (math.isfinite(start) and math.isfinite(end)):
+                raise ValueError
         except (TypeError, ValueError):
             raise DataError(f"event {i}: start/end must be numbers, got {start!r}, {end!r}", example_id=vid) from None
         out.append((start, end, sentence))
@@ -127,6 +135,12 @@ def _check_refs(ref_files: Sequence[Mapping[str, Any]]) -> None:
                 )
             if not r["timestamps"]:
                 raise DataError(f"reference file {fi + 1}: the video has no reference segments", example_id=vid)
+            for ts in r["timestamps"]:
+                ok = isinstance(ts, (list, tuple)) and len(ts) == 2
+                ok = ok and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in ts)
+                if not ok:
+                    raise DataError(f"reference file {fi + 1}: timestamp {ts!r} is not a [start, end] pair of numbers",
+                                    example_id=vid)
 
 
 # ---------------------------------------------------------------- the protocol
@@ -244,14 +258,17 @@ def score_dense(
     ``{video: {"duration", "timestamps", "sentences"}}`` dicts (val_1, val_2).
     ``java=False`` uses the pure-Python tokenizer and leaves METEOR out (not
     comparable to published numbers). ``workers``: processes for BLEU,
-    ROUGE-L and CIDEr (default: up to 2; 1 computes in-process).
-    ``meteor``: an open :class:`~vxt.metrics.meteor.MeteorScorer` to reuse.
+    ROUGE-L and CIDEr beside METEOR's Java (default: CPU cores - 1, at most
+    4; 1 computes them in the calling process, still beside METEOR).
+    ``meteor``: an open :class:`~vxt.metrics.meteor.MeteorScorer` to reuse
+    (e.g. ``shared_meteor()`` in a training loop that scores every epoch:
+    starting METEOR costs seconds); by default one is started and closed.
 
     Returns fractions (not percentages): every caption metric and
     ``Precision``, ``Recall``, ``F1`` averaged over thresholds, the same per
     threshold under ``per_tiou``, and the settings used.
     """
-    from vxt.metrics.ptb import tokenize
+    from vxt.metrics.ptb import tokenize_documents
 
     if not ref_files:
         raise DataError("no reference files given")
@@ -280,60 +297,90 @@ def score_dense(
         groups, ious = _build(preds, ref_files, vids, tious, garbage_references(preds, vids, seed))
         timings["build_items"] = clock() - t0
         t1 = clock()
-        tok = tokenize({s for per_vid in groups for items in per_vid for pair in items for s in pair}, java=java)
+        # per threshold, the two documents the official evaluator tokenizes (all predictions, all references,
+        # in item order); every document in one Java process
+        docs = []
+        for per_vid in groups:
+            docs.append([h for items in per_vid for h, _ in items])
+            docs.append([r for items in per_vid for _, r in items])
+        toks = tokenize_documents(docs, java=java)
+        sets = []
+        for ti, per_vid in enumerate(groups):
+            res_tok, gts_tok = toks[2 * ti], toks[2 * ti + 1]
+            pos = 0
+            row = []
+            for items in per_vid:
+                row.append([(res_tok[pos + j], (gts_tok[pos + j],)) for j in range(len(items))])
+                pos += len(items)
+            sets.append(row)
         timings["tokenize"] = clock() - t1
-        sets = [[[(tok[h], (tok[r],)) for h, r in items] for items in per_vid] for per_vid in groups]
 
-        # one unit of work per video (all thresholds), so a worker's caches see every repeat of a pair
         n_t, n_v = len(tious), len(vids)
-        by_video = [[sets[ti][vi] for ti in range(n_t) if sets[ti][vi]] for vi in range(n_v)]
-        n_items = sum(len(s) for v in by_video for s in v)
-        if workers is None:
-            workers = min(2, os.cpu_count() or 1)
-        results: dict[tuple[int, int], tuple[list[float], float, float]] = {}
-        pool = None
-        futures = []
         flat_sets = [(vi, ti) for vi in range(n_v) for ti in range(n_t) if sets[ti][vi]]
-        if workers > 1 and n_items >= 4000:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+        n_items = sum(len(sets[ti][vi]) for vi, ti in flat_sets)
+        if workers is None:
+            # METEOR's Java takes one core; the Python scorers run beside it, in worker processes only when
+            # there are cores to spare (on 2 cores the main thread is the second worker)
+            workers = max(1, min(4, (os.cpu_count() or 1) - 1))
 
-            # fork (Linux): workers start at the first submit, before METEOR's feeder thread exists,
-            # and need no re-import of the caller's main module (spawn would require a __main__ guard)
-            method = "fork" if sys.platform.startswith("linux") else "spawn"
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
-            # contiguous runs of videos; several chunks per worker for balance
-            for r in _chunks(n_v, workers * 8):
-                keys = [(vi, ti) for vi in r for ti in range(n_t) if sets[ti][vi]]
-                if keys:
-                    futures.append((keys, pool.submit(_score_sets, [sets[ti][vi] for vi, ti in keys])))
+        results: dict[tuple[int, int], tuple[list[float], float, float]] = {}
         meteor_scores: dict[tuple[int, int], float] = {}
+        meteor_job = None
+        stats_pool = None
+        pool = None
         try:
-            if meteor is not None:
-                t1 = clock()
-                all_items = [it for vi, ti in flat_sets for it in sets[ti][vi]]
-                stats = dict(zip(all_items, meteor.stats(all_items)))
-                timings["meteor_stats"] = clock() - t1
-                t1 = clock()
-                # identical sets (same video, several thresholds) are evaluated once
-                distinct_sets = list(dict.fromkeys(tuple(sets[ti][vi]) for vi, ti in flat_sets))
-                evals = meteor.evaluate([[stats[it] for it in st] for st in distinct_sets])
-                by_set = {st: ev[0] for st, ev in zip(distinct_sets, evals)}
-                meteor_scores = {(vi, ti): by_set[tuple(sets[ti][vi])] for vi, ti in flat_sets}
-                timings["meteor_eval"] = clock() - t1
             t1 = clock()
+            futures = []
+            if workers > 1 and n_items >= POOL_MIN_ITEMS:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                # fork (Linux) needs no re-import of the caller's main module (spawn would need a __main__
+                # guard); the workers are forked at the first submit, before the METEOR threads below exist
+                method = "fork" if sys.platform.startswith("linux") else "spawn"
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+                # one unit of work = a run of videos with all their thresholds, so a worker's caches see
+                # every repeat of a pair; several units per worker for balance
+                for r in _chunks(n_v, workers * 8):
+                    keys = [(vi, ti) for vi, ti in flat_sets if vi in r]
+                    if keys:
+                        futures.append((keys, pool.submit(_score_sets, [sets[ti][vi] for vi, ti in keys])))
+            if meteor is not None:
+                # METEOR statistics of every distinct pair, computed by Java while Python scores the rest
+                from concurrent.futures import ThreadPoolExecutor
+
+                all_items = list(dict.fromkeys(it for vi, ti in flat_sets for it in sets[ti][vi]))
+                stats_pool = ThreadPoolExecutor(max_workers=1)
+                t_meteor = clock()
+                meteor_job = stats_pool.submit(meteor.stats, all_items)
             if pool is None:
                 from vxt.metrics.coco import CocoScorers
 
-                sets_in_order = [sets[ti][vi] for vi, ti in flat_sets]
-                results = dict(zip(flat_sets, _score_sets(sets_in_order, CocoScorers())))
+                results = dict(zip(flat_sets, _score_sets([sets[ti][vi] for vi, ti in flat_sets], CocoScorers())))
             else:
                 for keys, fut in futures:
                     results.update(zip(keys, fut.result()))
-            timings["bleu_rouge_cider_wait"] = clock() - t1
+            timings["bleu_rouge_cider"] = clock() - t1
+            if meteor_job is not None:
+                stats = dict(zip(all_items, meteor_job.result()))
+                timings["meteor_stats"] = clock() - t_meteor
+                t1 = clock()
+                # identical sets (same video, several thresholds) are scored once
+                distinct_sets = list(dict.fromkeys(tuple(sets[ti][vi]) for vi, ti in flat_sets))
+                by_set = dict(zip(distinct_sets, meteor.set_scores([[stats[it] for it in st] for st in distinct_sets])))
+                meteor_scores = {(vi, ti): by_set[tuple(sets[ti][vi])] for vi, ti in flat_sets}
+                timings["meteor_sets"] = clock() - t1
+        except BaseException:
+            # interrupted or failed: do not wait for METEOR's batch (closing our METEOR below ends it)
+            if stats_pool is not None:
+                stats_pool.shutdown(wait=False, cancel_futures=True)
+                stats_pool = None
+            raise
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
+            if stats_pool is not None:
+                stats_pool.shutdown(wait=True)
     finally:
         if own_meteor is not None:
             own_meteor.close()
@@ -377,8 +424,8 @@ def score_dense(
     out["n_predictions"] = sum(len(preds[v]) for v in vids if v in preds)
     timings["total"] = clock() - t0
     out["n_items"] = n_items
-    out["n_distinct_pairs"] = len({it for v in by_video for st in v for it in st})
-    out["n_distinct_sets"] = len({tuple(st) for v in by_video for st in v})
+    out["n_distinct_pairs"] = len({it for vi, ti in flat_sets for it in sets[ti][vi]})
+    out["n_distinct_sets"] = len({tuple(sets[ti][vi]) for vi, ti in flat_sets})
     out["n_sets"] = len(flat_sets)
     out["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
     out["settings"] = {

@@ -1,18 +1,25 @@
-"""PTB tokenization as pycocoevalcap does it, in one Java call for any number of sentences.
+"""PTB tokenization exactly as pycocoevalcap does it, for many calls' worth of text in one Java process.
 
-pycocoevalcap's ``PTBTokenizer.tokenize`` runs Stanford CoreNLP 3.4.1's
-``PTBTokenizer -preserveLines -lowerCase`` on a temp file (one sentence a
-line) and then drops the tokens in :data:`PUNCTUATIONS`. The tokenizer works
-line by line, so tokenizing every unique sentence of a whole evaluation at
-once gives each sentence the tokens it gets alone; :func:`ptb_tokenize` does
-that, once, instead of once per scorer and per threshold as the official
-dense-captioning evaluator does.
+pycocoevalcap's ``PTBTokenizer.tokenize`` writes the captions it is given to
+a temp file, one a line, runs Stanford CoreNLP 3.4.1's ``PTBTokenizer
+-preserveLines -lowerCase`` on it and drops the tokens in
+:data:`PUNCTUATIONS`. The tokenizer is *almost* line by line: its lexer looks
+past the end of a line to decide whether a final period belongs to an
+abbreviation ("... a capital T." keeps "t." when the next line starts in lower
+case and becomes "t" "." when it starts with a capital or ends the file). So
+the tokens of a sentence can depend on the line that follows it in the call.
+
+To give exactly the official tokens, :func:`ptb_tokenize_documents` takes
+*documents* (the lists of lines the official code would pass to separate
+``tokenize`` calls, in the same order) and tokenizes each one separately, all
+in a single Java process (``-ioFileList``), instead of one Java start per
+call as the official dense-captioning evaluator does (eight per threshold).
 
 One deliberate difference: pycocoevalcap replaces only ``\\n`` by a space, but
-the Java lexer also starts a new line at ``\\r``, ``\\v``, ``\\f``, U+2028 and
-U+2029, which silently shifts every later sentence onto the wrong id. Those
-characters are replaced by spaces here too, so such input is tokenized as the
-sentence it is instead of misaligned.
+the lexer also starts a new line at ``\\r``, ``\\v``, ``\\f``, U+2028 and
+U+2029, which silently shifts every later sentence onto the wrong id there.
+Those characters are replaced by spaces here too, so such input is tokenized
+as the sentence it is instead of misaligned.
 
 :func:`simple_tokenize` is the pure-Python stand-in used by ``--no-java``: it
 follows the same rules for the common cases (lower case, PTB contractions,
@@ -47,47 +54,56 @@ def _strip_punct(line: str) -> str:
     return " ".join(w for w in line.rstrip().split(" ") if w not in PUNCTUATIONS)
 
 
-def ptb_tokenize(sentences: Iterable[str], *, java: str | None = None) -> dict[str, str]:
-    """Tokenize sentences with the PTB tokenizer pycocoevalcap uses; returns {sentence: tokens}.
+def ptb_tokenize_documents(documents: Sequence[Sequence[str]], *, java: str | None = None) -> list[list[str]]:
+    """Tokenize each document (a list of lines) as one pycocoevalcap ``tokenize`` call on those lines would.
 
-    Every distinct sentence is tokenized once, all in a single Java process.
-    The result for each sentence equals what
-    ``PTBTokenizer().tokenize({0: [{"caption": sentence}]})[0][0]`` gives.
+    Returns, per document, the tokenized lines with pycocoevalcap's
+    punctuation removed. All documents go through one Java process; each is
+    lexed on its own, so every line sees the same neighbours as in the
+    official call.
     """
     from vxt.metrics.java import ptb_jar, require_java
 
-    unique = list(dict.fromkeys(sentences))
-    out: dict[str, str] = {}
-    todo = []
-    for s in unique:
-        cleaned = _clean(s)
-        if cleaned.strip():
-            todo.append((s, cleaned))
-        else:
-            out[s] = ""  # no tokens: no need to ask Java
+    out: list[list[str]] = [[] for _ in documents]
+    todo = [k for k, doc in enumerate(documents) if any(_clean(x).strip() for x in doc)]
+    for k, doc in enumerate(documents):
+        if k not in todo:
+            out[k] = [""] * len(doc)  # nothing to tokenize
     if not todo:
         return out
     java = java or require_java()
-    fd, path = tempfile.mkstemp(prefix="vxt-ptb-", suffix=".txt")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write("\n".join(c for _, c in todo).encode())
-        cmd = [java, "-cp", str(ptb_jar()), "edu.stanford.nlp.process.PTBTokenizer", "-preserveLines", "-lowerCase", path]
-        proc = subprocess.run(cmd, capture_output=True)
-    finally:
-        os.unlink(path)
-    if proc.returncode != 0:
-        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
-        raise VxtError(f"the PTB tokenizer (Java) failed with exit code {proc.returncode}: {tail[0]}")
-    lines = proc.stdout.decode().split("\n")
-    if len(lines) < len(todo):
-        raise VxtError(
-            f"the PTB tokenizer returned {len(lines)} lines for {len(todo)} sentences; "
-            "a sentence holds a character it treats as a line break"
-        )
-    for (s, _), line in zip(todo, lines):
-        out[s] = _strip_punct(line)
+    with tempfile.TemporaryDirectory(prefix="vxt-ptb-") as tmp:
+        pairs = []
+        for k in todo:
+            with open(os.path.join(tmp, f"in{k}.txt"), "wb") as fh:
+                fh.write("\n".join(_clean(x) for x in documents[k]).encode())
+            pairs.append(f"in{k}.txt out{k}.txt")
+        with open(os.path.join(tmp, "files.txt"), "w", encoding="utf-8") as fh:
+            fh.write("\n".join(pairs) + "\n")
+        cmd = [java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", str(ptb_jar()), "edu.stanford.nlp.process.PTBTokenizer",
+               "-preserveLines", "-lowerCase", "-ioFileList", "files.txt"]
+        proc = subprocess.run(cmd, capture_output=True, cwd=tmp)
+        if proc.returncode != 0:
+            tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+            raise VxtError(f"the PTB tokenizer (Java) failed with exit code {proc.returncode}: {tail[0]}")
+        for k in todo:
+            with open(os.path.join(tmp, f"out{k}.txt"), "rb") as fh:
+                lines = fh.read().decode().split("\n")
+            n = len(documents[k])
+            if len(lines) < n:
+                raise VxtError(f"the PTB tokenizer returned {len(lines)} lines for {n} sentences")
+            out[k] = [_strip_punct(line) for line in lines[:n]]
     return out
+
+
+def ptb_tokenize(sentences: Iterable[str], *, java: str | None = None) -> dict[str, str]:
+    """{sentence: tokens} for distinct sentences, tokenized together as one document (one line each).
+
+    Convenient when the exact neighbours do not matter; the metrics use
+    :func:`ptb_tokenize_documents` with the official documents instead.
+    """
+    unique = list(dict.fromkeys(sentences))
+    return dict(zip(unique, ptb_tokenize_documents([unique], java=java)[0]))
 
 
 # ---------------------------------------------------------------- pure Python (--no-java)
@@ -128,8 +144,16 @@ def simple_tokenize(sentence: str) -> str:
     return " ".join(tokens)
 
 
-def tokenize(sentences: Sequence[str] | Iterable[str], *, java: bool = True) -> dict[str, str]:
-    """{sentence: tokens} with the PTB tokenizer (``java=True``) or the pure-Python stand-in."""
+def tokenize_documents(documents: Sequence[Sequence[str]], *, java: bool = True) -> list[list[str]]:
+    """Tokenized lines per document: the PTB tokenizer (``java=True``) or the pure-Python stand-in."""
     if java:
-        return ptb_tokenize(sentences)
-    return {s: simple_tokenize(s) for s in dict.fromkeys(sentences)}
+        return ptb_tokenize_documents(documents)
+    cache: dict[str, str] = {}
+
+    def tok(x: str) -> str:
+        v = cache.get(x)
+        if v is None:
+            v = cache[x] = simple_tokenize(x)
+        return v
+
+    return [[tok(x) for x in doc] for doc in documents]

@@ -284,8 +284,16 @@ def read_pretrained_config(directory: Path) -> dict:
 
 
 def merge_hyperparameters(config: dict, overrides: dict) -> dict:
-    """A saved config's hyperparameters with ``overrides`` on top (meta keys dropped)."""
-    out = {k: v for k, v in config.items() if k not in _META_KEYS}
+    """A saved config's hyperparameters with ``overrides`` on top.
+
+    Only the keys the registry entry knows are taken from the saved config:
+    others (meta keys, or keys a caller added, such as a training task's
+    ``task``) are left out. ``overrides`` stay checked by :func:`build_classifier`.
+    """
+    from vxt.registry import CLASSIFIERS
+
+    known = set(CLASSIFIERS.default_config(config["name"])) - set(_META_KEYS)
+    out = {k: v for k, v in config.items() if k in known}
     out.update(overrides)
     return out
 

@@ -550,9 +550,15 @@ class DenseCaptioner(nn.Module):
 def build_dense_model(name: str, overrides: dict | None = None, vocab: Any = None) -> DenseCaptioner:
     """Build the registered dense captioner ``name`` (``bmt``, ``bmt-tiny``, ``mdvc``, ``mdvc-tiny``)
     with its preset merged with ``overrides``, for the caption vocabulary ``vocab``."""
-    from vxt.registry import MODELS
+    from vxt.registry import MODELS, merge_config
 
-    return MODELS.create(name, overrides or {}, vocab=vocab)
+    MODELS.names()  # imports the modules that fill DENSE_PRESETS
+    if name not in DENSE_PRESETS:
+        raise VxtError(f"unknown dense captioner {name!r} (known: {', '.join(sorted(DENSE_PRESETS))})")
+    arch_cls, preset = DENSE_PRESETS[name]
+    cfg = merge_config(preset, dict(overrides or {}))
+    cfg["name"] = name
+    return arch_cls(cfg, vocab)
 
 
 def load_dense_model(path: str | Path) -> DenseCaptioner:
@@ -571,15 +577,30 @@ def load_dense_model(path: str | Path) -> DenseCaptioner:
     raise VxtError(f"not a BMT/MDVC checkpoint (arch {arch!r})", path=str(path))
 
 
+#: preset name -> (captioner class, preset config), filled by register_presets
+DENSE_PRESETS: dict[str, tuple[type, dict]] = {}
+
+
 def register_presets(arch_cls, presets: dict[str, dict]) -> None:
-    """Register ``name -> builder`` for each preset in vxt.registry.MODELS."""
-    from vxt.registry import MODELS, merge_config
+    """Register ``name -> builder`` for each preset in vxt.registry.MODELS.
+
+    The builder follows the training loop's contract
+    (``builder(overrides=..., data_dir=..., name=...)`` -> the ``--task dense``
+    model of :mod:`vxt.models.dense_task`); given a ``vocab`` it builds the
+    bare captioner instead (``MODELS.create(name, config, vocab=vocab)``).
+    """
+    from vxt.registry import MODELS
 
     for name, preset in presets.items():
-        def builder(config: dict | None = None, vocab: Any = None, _name=name, _preset=preset):
-            cfg = merge_config(_preset, dict(config or {}))
-            cfg["name"] = _name
-            return arch_cls(cfg, vocab)
+        DENSE_PRESETS[name] = (arch_cls, dict(preset))
 
-        builder.__doc__ = f"{arch_cls.__name__} dense captioner, preset {name!r}."
+        def builder(overrides: dict | None = None, vocab: Any = None, data_dir: Any = None, name: str | None = None,
+                    _name=name):
+            if vocab is not None:
+                return build_dense_model(_name, overrides, vocab)
+            from vxt.models.dense_task import build_dense_task
+
+            return build_dense_task(_name, overrides, data_dir)
+
+        builder.__doc__ = f"{arch_cls.__name__} dense captioner, preset {name!r} (--task dense)."
         MODELS.register(name, default_config=dict(preset), description=builder.__doc__)(builder)

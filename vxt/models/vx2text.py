@@ -124,6 +124,24 @@ _DESCRIPTIONS = {
 }
 
 
+def fit_lengths(lengths: list[int], budget: int) -> list[int]:
+    """Cap segment lengths so they sum to at most ``budget``, cutting the longest first (water filling)."""
+    if sum(lengths) <= budget:
+        return list(lengths)
+    budget = max(0, budget)
+    remaining, left = budget, len(lengths)
+    cap = 0
+    for n in sorted(lengths):
+        share = remaining // left
+        if n <= share:
+            remaining -= n
+            left -= 1
+        else:
+            cap = share
+            break
+    return [min(n, cap) for n in lengths]
+
+
 def _pad_2d(rows: list[list[int]], pad: int, min_len: int = 1) -> Tensor:
     length = max([min_len, *(len(r) for r in rows)])
     out = torch.full((len(rows), length), pad, dtype=torch.long)
@@ -391,22 +409,34 @@ class VX2Text(nn.Module):
 
     def category_tokens(self, batch: dict) -> list[dict[str, list[str]]]:
         """The top-K category names each classifier gives each example (evaluation mode: no noise, clips pooled)."""
-        with torch.no_grad():
-            _, names = self.continuous_tokens(batch, stochastic=False)
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                _, names = self.continuous_tokens(batch, stochastic=False)
+        finally:
+            self.train(was_training)
         return [{m: names[m][i] for m in self.continuous} for i in range(len(batch["task_ids"]))]
 
     # ------------------------------------------------------------ encoder input
 
-    def _segments(self, batch: dict, replace: dict[str, tuple[Tensor, Tensor]] | None = None,
-                  names: tuple[str, ...] | None = None) -> list[tuple[Tensor, Tensor]]:
+    def segments(self, batch: dict, replace: dict[str, tuple[Tensor, Tensor]] | None = None,
+                 names: tuple[str, ...] | None = None) -> list[tuple[Tensor, Tensor, bool]]:
+        """``(ids, lens, keep_end)`` per text segment (``keep_end``: truncate from the front, for the history)."""
         replace = replace or {}
         out = []
         for seg in names if names is not None else self.text_segments:
-            out.append(replace[seg] if seg in replace else (batch[f"seg.{seg}"], batch[f"seg.{seg}.len"]))
+            ids, lens = replace[seg] if seg in replace else (batch[f"seg.{seg}"], batch[f"seg.{seg}.len"])
+            out.append((ids, lens, seg == "history"))
         return out
 
-    def encode(self, task_ids: Tensor, cont: dict[str, list[Tensor]], segments: list[tuple[Tensor, Tensor]]):
-        """Assemble ``e_task e_sep V e_sep A (e_sep text)* </s>`` per example and run T5's encoder."""
+    def encode(self, task_ids: Tensor, cont: dict[str, list[Tensor]], segments: list[tuple[Tensor, Tensor, bool]]):
+        """Assemble ``e_task e_sep V e_sep A (e_sep text)* </s>`` per example and run T5's encoder.
+
+        An input longer than ``max_input_tokens`` is cut in its text segments,
+        longest first (each keeps at least the share of the others), so no
+        segment -- e.g. the answer candidates after long subtitles -- is lost.
+        """
         from vxt.decoding.search import EncoderOut
 
         emb = self.t5.get_input_embeddings()
@@ -414,15 +444,18 @@ class VX2Text(nn.Module):
         sep = w[self.sep_id][None]
         eos = w[self.eos_id][None]
         task_e = emb(task_ids)
-        seg_e = [(emb(ids), lens.tolist()) for ids, lens in segments]
+        seg_e = [(emb(ids), lens.tolist(), keep_end) for ids, lens, keep_end in segments]
         max_len = int(self.config["max_input_tokens"])
         seqs = []
         for b in range(task_ids.shape[0]):
             parts = [task_e[b : b + 1]]
             for m in self.continuous:
                 parts += [sep, cont[m][b].to(w.dtype)]
-            for e, lens in seg_e:
-                parts += [sep, e[b, : lens[b]]]
+            fixed = sum(len(p) for p in parts) + len(seg_e) + 1
+            caps = fit_lengths([lens[b] for _, lens, _ in seg_e], max_len - fixed)
+            for (e, lens, keep_end), cap in zip(seg_e, caps):
+                n = lens[b]
+                parts += [sep, e[b, n - cap : n] if keep_end else e[b, :cap]]
             seq = torch.cat(parts, dim=0)[: max_len - 1]
             seqs.append(torch.cat([seq, eos], dim=0))
         lengths = torch.tensor([len(s) for s in seqs], device=w.device)
@@ -467,13 +500,14 @@ class VX2Text(nn.Module):
             return {"loss": loss, "loss_qa": loss.detach()}
         if "target" not in batch:
             raise DataError("a training batch without any target text")
-        enc = self.encode(batch["task_ids"], cont, self._segments(batch))
+        enc = self.encode(batch["task_ids"], cont, self.segments(batch))
         loss_main = self._lm_loss(enc, batch["target"])
         if not self.needs_qg:
-            return {"loss": loss_main}
+            # n_tokens lets data-parallel training weight each rank's token mean into the global one
+            return {"loss": loss_main, "n_tokens": (batch["target"] != self.pad_id).sum()}
         qg_task = torch.full_like(batch["task_ids"], self.task_token_ids[QG.token_key])
         qg_names = tuple(s for s in ("subtitles",) if s in self.text_segments) + ("answer",)
-        qg_enc = self.encode(qg_task, cont, self._segments(batch, names=qg_names))
+        qg_enc = self.encode(qg_task, cont, self.segments(batch, names=qg_names))
         loss_qg = self._lm_loss(qg_enc, batch["qg_target"])
         if self.objective == "qa+qg":
             loss = (loss_main + loss_qg) / 2
@@ -481,10 +515,10 @@ class VX2Text(nn.Module):
         # cycle consistency: A' = QA(Q), Q'' = QG(A'), A'' = QA(Q'')
         max_t = int(self.config["max_target_tokens"])
         a_prime = self._greedy(enc, max_t)
-        qg2_enc = self.encode(qg_task, cont, self._segments(batch, {"answer": self._strip(a_prime)}, names=qg_names))
+        qg2_enc = self.encode(qg_task, cont, self.segments(batch, {"answer": self._strip(a_prime)}, names=qg_names))
         loss_qc = self._lm_loss(qg2_enc, batch["qg_target"])  # Q'' toward the question
         q_second = self._greedy(qg2_enc, max_t)
-        qa2_enc = self.encode(batch["task_ids"], cont, self._segments(batch, {"question": self._strip(q_second)}))
+        qa2_enc = self.encode(batch["task_ids"], cont, self.segments(batch, {"question": self._strip(q_second)}))
         loss_ac = self._lm_loss(qa2_enc, batch["target"])  # A'' toward the answer
         loss = (loss_main + loss_qg + loss_ac + loss_qc) / 4
         return {"loss": loss, "loss_qa": loss_main.detach(), "loss_qg": loss_qg.detach(),
@@ -498,8 +532,8 @@ class VX2Text(nn.Module):
         cand_len = (cand_ids != self.pad_id).sum(-1)  # [B, C]
         rep = torch.arange(b_size, device=cand.device).repeat_interleave(n_c)
         names = tuple(s for s in self.text_segments if s != "candidates")
-        segs = [(ids[rep], lens[rep]) for ids, lens in self._segments(batch, names=names)]
-        segs.append((cand_ids.reshape(b_size * n_c, -1), cand_len.reshape(-1)))
+        segs = [(ids[rep], lens[rep], ke) for ids, lens, ke in self.segments(batch, names=names)]
+        segs.append((cand_ids.reshape(b_size * n_c, -1), cand_len.reshape(-1), False))
         cont_rep = {m: [cont[m][i] for i in rep.tolist()] for m in cont}
         enc = self.encode(batch["task_ids"][rep], cont_rep, segs)
         m = enc.mask[..., None].to(enc.hidden.dtype)
@@ -528,7 +562,7 @@ class VX2Text(nn.Module):
             if self.head == "discriminative":
                 choices = self._discriminative_scores(batch, cont).argmax(-1).tolist()
             else:
-                enc = self.encode(batch["task_ids"], cont, self._segments(batch))
+                enc = self.encode(batch["task_ids"], cont, self.segments(batch))
                 if self.spec.multiple_choice:
                     scores = score_candidates(self.t5, enc, batch["cand"], norm=options.candidate_norm)
                     choices = scores.argmax(-1).tolist()
@@ -658,7 +692,7 @@ def _validate(config: dict, name: str) -> None:
     for key, allowed in checks:
         if config[key] not in allowed:
             raise VxtError(f"{key} must be one of {', '.join(allowed)}, got {config[key]!r}")
-    get_task(config["task"])
+    resolve_modalities(get_task(config["task"]), config.get("modalities"))
     for key in ("k_video", "k_audio", "max_segment_tokens", "max_input_tokens", "max_target_tokens"):
         if not isinstance(config[key], int) or config[key] < 1:
             raise VxtError(f"{key} must be a positive integer, got {config[key]!r}")
@@ -684,6 +718,8 @@ def _resolve_tokenizer(config: dict, data_dir: Path | None):
         try:
             tok = AutoTokenizer.from_pretrained(str(config["text_backbone"]), local_files_only=True)
         except (OSError, ValueError) as e:
+            if not Path(str(config["text_backbone"])).exists():
+                textlib.load_t5(str(config["text_backbone"]))  # raises the one-line "not cached" error
             raise VxtError(f"cannot load the tokenizer of the text backbone: {e}", path=str(config["text_backbone"])) from None
         source = f"backbone:{config['text_backbone']}"
     elif data_dir is not None:

@@ -63,7 +63,14 @@ def score_predictions(task: str, examples: list[dict], preds: list[dict], *, jav
         choices = {p["id"]: p["choice"] for p in preds if "choice" in p}
         types = {ex["id"]: ex["question_type"] for ex in examples if "question_type" in ex} or None
         res = qa_accuracy(choices, answers, types)
-        return {k: float(v) for k, v in res.items() if isinstance(v, (int, float))}
+        out = {"accuracy": float(res["accuracy"])}
+        for qtype, row in (res.get("per_type") or {}).items():
+            out[f"accuracy_{qtype}"] = float(row["accuracy"])
+        return out
+    if task == "dense":
+        from vxt.decoding.events import score_dense_predictions
+
+        return score_dense_predictions(examples, preds, java=java)
     return {}
 
 

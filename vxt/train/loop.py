@@ -201,9 +201,6 @@ def _train(opts: TrainOptions) -> dict:
     meta = dataset_meta(data)
     settings = DecodeSettings(**meta.get("decode", {}))
     cache = MediaCache(data, settings)
-    if rank == 0:
-        cache.build(train_ex + val_ex, progress=True)
-    distributed.barrier()
 
     resume_dir = find_resume_dir(exp) if opts.resume else None
     if opts.resume and resume_dir is None and rank == 0:
@@ -214,6 +211,11 @@ def _train(opts: TrainOptions) -> dict:
     else:
         model = build_for_task(opts)
         state = None
+    if not getattr(model, "needs_media", True):
+        cache = None  # the model reads its own inputs (the dense models: cached feature streams)
+    elif rank == 0:
+        cache.build(train_ex + val_ex, progress=True)
+    distributed.barrier()
     # the decode settings travel with the model, so `vxt decode` samples media the same way
     if hasattr(model, "config") and isinstance(model.config, dict):
         model.config.setdefault("decode", asdict(settings))
@@ -284,7 +286,15 @@ def _train(opts: TrainOptions) -> dict:
                 if not torch.isfinite(loss):
                     raise VxtError(f"the loss became {loss.item()} at step {step}: lower --lr or check the data")
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                if is_dist and "n_tokens" in out:
+                    # DDP averages gradients over ranks: weight each rank's token mean so that the
+                    # average equals the mean over all the global batch's tokens (as one process computes)
+                    n_local = out["n_tokens"].detach().to(loss.dtype)
+                    n_total = n_local.clone()
+                    torch.distributed.all_reduce(n_total)
+                    (loss * n_local * world_size / n_total.clamp(min=1)).backward()
+                else:
+                    loss.backward()
                 if opts.grad_clip:
                     torch.nn.utils.clip_grad_norm_(params, opts.grad_clip)
                 optimizer.step()

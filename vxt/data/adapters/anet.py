@@ -32,6 +32,7 @@ from vxt.data.adapters.base import (
     need,
     require_root,
     sidecar_subtitles,
+    subs_in,
     with_missing,
 )
 from vxt.errors import DataError
@@ -93,13 +94,17 @@ def anet_adapter(ctx: PrepareContext) -> AdapterResult:
                 continue
             rel = ctx.rel(media_file)
             subs, _ = sidecar_subtitles(media_file)
-            common = {"video": rel, "duration": duration, **({"subtitles": subs} if subs else {})}
-            exs = [with_missing({"id": f"{vid}-dense", "task": "dense", **common, "events": events}, chk["missing"])]
+            common = {"video": rel, "duration": duration}
+            dense = {"id": f"{vid}-dense", "task": "dense", **common, "events": events}
+            if subs:
+                dense["subtitles"] = subs
+            exs = [with_missing(dense, chk["missing"])]
             for k, ev in enumerate(events):
-                exs.append(with_missing({
-                    "id": f"{vid}-seg{k}", "task": "caption", **common,
-                    "start": ev["start"], "end": ev["end"], "targets": [ev["sentence"]],
-                }, chk["missing"]))
+                seg = {"id": f"{vid}-seg{k}", "task": "caption", **common, "start": ev["start"], "end": ev["end"]}
+                if subs_in(subs, ev["start"], ev["end"]):
+                    seg["subtitles"] = subs_in(subs, ev["start"], ev["end"])
+                seg["targets"] = [ev["sentence"]]
+                exs.append(with_missing(seg, chk["missing"]))
             examples[split] += exs
             items.append({**item_record(vid, str(media_file), chk, [e["id"] for e in exs]), "split": split})
     return AdapterResult(

@@ -65,7 +65,10 @@ class AdapterResult:
     labels: dict[str, list[str]] = field(default_factory=dict)
     decode: dict[str, Any] = field(default_factory=dict)
     decode_by_task: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: facts about the dataset, recorded in dataset.json (stable across reruns)
     info: dict[str, Any] = field(default_factory=dict)
+    #: facts about this run (e.g. items made vs kept), recorded in prepare_report.json
+    stats: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- options and files
@@ -120,10 +123,10 @@ def index_dirs(roots: Iterable[Path], wanted: set[str], max_depth: int = 3) -> d
     while stack:
         d, depth = stack.pop(0)
         try:
-            subdirs = sorted(e for e in os.scandir(d) if e.is_dir())
+            subdirs = sorted((e for e in os.scandir(d) if e.is_dir()), key=lambda e: e.name)
         except OSError:
             continue
-        for e in sorted(subdirs, key=lambda e: e.name):
+        for e in subdirs:
             if e.name in wanted:
                 found.setdefault(e.name, Path(e.path))
             elif depth + 1 < max_depth:

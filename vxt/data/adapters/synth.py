@@ -7,11 +7,14 @@ from vxt.errors import DataError
 from vxt.registry import ADAPTERS
 
 #: decode settings that make the motions classifiable by a tiny 3-D CNN: 4 clips
-#: of 8 frames at 8 fps cover the whole 4 s clip (1 s each), so a blink at
-#: 1.5-2 Hz shows 1.5-2 on/off cycles per clip (below the 4 Hz Nyquist limit)
-#: and a shape moving 14-26 px/s at 128 px moves 7-13 px per clip at 64 px.
-SYNTH_DECODE = {"num_clips": 4, "frames": 8, "size": 64, "fps": 8.0, "audio_sr": 16000}
-#: dense videos are 20 s: 10 one-second clips, one every 2 s, so every 3-6 s event gets at least one
+#: of 8 frames at 6 fps (1.33 s each) cover the whole 4 s clip; a blink at
+#: 1.5-2 Hz shows 2-2.7 on/off cycles per clip (well below the 3 Hz Nyquist
+#: limit, where 4 fps would alias it); a shape moving 16-28 px/s (capped so it
+#: stays in the 128 px frame) moves 10-18 px per clip at 128 px, 5-9 px at the
+#: cached 64 px; a growing/shrinking shape changes its radius by 2-3 px per clip
+#: at 64 px.
+SYNTH_DECODE = {"num_clips": 4, "frames": 8, "size": 64, "fps": 6.0, "audio_sr": 16000}
+#: dense videos are 20 s: 10 clips of 1.33 s, one every ~2 s, so every 3-6 s event holds a clip start
 SYNTH_DENSE_DECODE = {"num_clips": 10}
 
 
@@ -88,5 +91,7 @@ def synth_adapter(ctx: PrepareContext) -> AdapterResult:
         labels={"video": list(synth.VIDEO_LABELS), "audio": list(synth.AUDIO_LABELS)},
         decode=dict(SYNTH_DECODE),
         decode_by_task={"dense": dict(SYNTH_DENSE_DECODE)},
-        info={"generated": made, "kept": len(results) - made, "counts": {s: {"clips": n, "dense": nd} for s, (n, nd) in counts.items()}},
+        info={"counts": {s: {"clips": n, "dense": nd} for s, (n, nd) in counts.items()}, "clip_seconds": synth.CLIP_SECONDS,
+              "dense_seconds": synth.DENSE_SECONDS, "fps": synth.FPS, "sample_rate": synth.SAMPLE_RATE, "size": synth.SIZE},
+        stats={"generated": made, "kept": len(results) - made},
     )

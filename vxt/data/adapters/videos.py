@@ -25,6 +25,7 @@ from vxt.data.adapters.base import (
     sidecar_subtitles,
     with_missing,
 )
+from vxt.errors import DataError
 from vxt.registry import ADAPTERS
 
 
@@ -47,6 +48,8 @@ def _ids(root: Path, files: list[Path]) -> dict[Path, str]:
 def videos_adapter(ctx: PrepareContext) -> AdapterResult:
     root = require_root(ctx, "videos")
     files = _media_files(root)
+    if not files:
+        raise DataError(f"no media files here (looked for {', '.join(MEDIA_EXTS)})", path=str(root))
     ids = _ids(root, files)
     checks = check_media(ctx, [("file", str(f), None) for f in files])
     examples, items = [], []
