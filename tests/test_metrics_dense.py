@@ -176,7 +176,7 @@ def test_identical_to_reference_implementation(shared_data, reference_impl, coco
 
 @java
 @skip_no_java
-def test_deterministic_and_workers_do_not_change_numbers(shared_data):
+def test_same_input_scored_twice_gives_the_same_numbers(shared_data):
     from vxt.metrics.meteor import shared_meteor
 
     sub, refs_1, _ = _subset(shared_data)

@@ -47,7 +47,8 @@ steps_args=()
 
 if stage_on 1 "prepare ActivityNet Captions into $data"; then
   [ -n "$root" ] || { echo "$(basename "$0"): --root is required for stage 1" >&2; exit 2; }
-  done_or_run "$data/train.jsonl" $VXT prepare anet --root "$root" --out "$data" --workers "$workers"
+  # no media cache: the dense models read feature streams (vxt train builds the cache for models that need it)
+  done_or_run "$data/train.jsonl" $VXT prepare anet --root "$root" --out "$data" --workers "$workers" --no-cache
 fi
 
 if stage_on 2 "features ($([ -n "$features" ] && echo "pre-extracted: $features" || echo "extracted with the $model backbones"))"; then

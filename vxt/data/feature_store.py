@@ -32,6 +32,12 @@ gives them per manifest example, from one of two sources:
 
 A missing audio stream (the example lists it as missing, the file has none,
 or no VGGish file exists) is ``None``: the models treat it as a masked stream.
+
+``norm`` (optional): per-dimension mean and std of each stream (from the
+training videos, :func:`feature_stats`); :meth:`FeatureStore.get` then
+returns standardised streams. Random-init backbone features vary by a few
+hundredths, far below the sinusoidal positions the captioners add to them;
+standardising makes their content visible. The files on disk stay raw.
 """
 
 from __future__ import annotations
@@ -132,7 +138,8 @@ class FeatureStore:
 
     def __init__(self, source: str = "backbone", *, data_dir: str | Path | None = None,
                  settings: BackboneSettings | dict | None = None, files_dir: str | Path | None = None,
-                 audio_dir: str | Path | None = None, combine: str = "sum", max_memory_items: int = 4096):
+                 audio_dir: str | Path | None = None, combine: str = "sum", max_memory_items: int = 4096,
+                 norm: dict | None = None):
         if source not in SOURCES:
             raise VxtError(f"feature source must be one of {', '.join(SOURCES)}, got {source!r}")
         if combine not in ("sum", "concat"):
@@ -151,6 +158,7 @@ class FeatureStore:
         self._memory: OrderedDict[str, dict] = OrderedDict()
         self._max_memory = max_memory_items
         self._classifiers: dict[str, Any] | None = None
+        self.norm = norm
 
     # ------------------------------------------------------------ config
 
@@ -216,14 +224,37 @@ class FeatureStore:
         hit = self._memory.get(key)
         if hit is not None:
             self._memory.move_to_end(key)
-            return hit
+            return self._normalised(hit)
         feats = self._files(example) if self.source == "files" else self._backbone(example)
         if feats["video"] is None and feats["audio"] is None:
             raise DataError("no video and no audio features for this example", example_id=example.get("id"))
         self._memory[key] = feats
         while len(self._memory) > self._max_memory:
             self._memory.popitem(last=False)
-        return feats
+        return self._normalised(feats)
+
+    def _normalised(self, feats: dict) -> dict:
+        if not self.norm:
+            return feats
+        out = dict(feats)
+        for m in ("video", "audio"):
+            st = self.norm.get(m)
+            if out.get(m) is None or not st:
+                continue
+            mean, std = np.asarray(st["mean"], dtype=np.float32), np.asarray(st["std"], dtype=np.float32)
+            if mean.shape[0] != out[m].shape[1]:
+                raise DataError(f"the {m} features have {out[m].shape[1]} dims but the model was trained on "
+                                f"{mean.shape[0]}-d ones")
+            out[m] = (out[m] - mean) / std
+        return out
+
+    def raw(self, example: dict) -> dict:
+        """The streams of ``example`` without normalisation."""
+        norm, self.norm = self.norm, None
+        try:
+            return self.get(example)
+        finally:
+            self.norm = norm
 
     def prepare(self, examples: list[dict], progress: bool = True) -> None:
         """Extract (or load) the streams of every example now, with a progress bar (a warm-up before training)."""
@@ -429,6 +460,20 @@ class FeatureStore:
         if not rows:
             return None
         return torch.cat(rows).numpy().astype(np.float32)
+
+
+def feature_stats(store: FeatureStore, examples: list[dict]) -> dict:
+    """Per-dimension mean and std (floored at 1e-3 of the overall std, and > 0) of each stream over ``examples``."""
+    out = {}
+    for m in ("video", "audio"):
+        rows = [f[m] for f in (store.raw(ex) for ex in examples) if f.get(m) is not None]
+        if not rows:
+            continue
+        x = np.concatenate(rows).astype(np.float64)
+        std = x.std(0)
+        floor = max(float(x.std()) * 1e-3, 1e-6)
+        out[m] = {"mean": [float(v) for v in x.mean(0)], "std": [float(max(v, floor)) for v in std]}
+    return out
 
 
 # ---------------------------------------------------------------- command line

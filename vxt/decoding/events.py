@@ -124,8 +124,8 @@ def score_dense_predictions(examples: Sequence[dict], preds: Sequence[dict], *, 
                             max_proposals: int = 100) -> dict:
     """Metrics of dense predictions (``{"id", "events"}``) against the examples' events (fractions).
 
-    When no predicted event has a sentence (proposal-only validation), only
-    Precision, Recall and F1 are computed.
+    When no predicted event has a ``sentence`` field (proposal-only
+    validation), only Precision, Recall and F1 are computed.
     """
     from vxt.metrics import java_available, score_dense
 
@@ -133,7 +133,7 @@ def score_dense_predictions(examples: Sequence[dict], preds: Sequence[dict], *, 
     if not refs:
         return {}
     pred_events = {str(p["id"]): list(p.get("events") or []) for p in preds if str(p["id"]) in refs}
-    captioned = any(str(e.get("sentence", "")).strip() for evs in pred_events.values() for e in evs)
+    captioned = any("sentence" in e for evs in pred_events.values() for e in evs)
     if not captioned:
         segs = {v: [(e["start"], e["end"]) for e in evs] for v, evs in pred_events.items()}
         res = detection_scores(segs, [refs], max_proposals=max_proposals)

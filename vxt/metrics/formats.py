@@ -165,8 +165,12 @@ def _vxt_predictions(p: str, data: dict) -> Predictions:
             events = r.get("events")
             _need(isinstance(events, list), f"prediction {i} ({rid}): 'events' must be a list", p)
             preds[rid] = events
-            ref_events = r.get("reference_events", r.get("references"))
-            if ref_events is not None:
+            ref_events = r.get("reference_events")
+            if ref_events is None and isinstance(r.get("references"), list) and all(
+                isinstance(e, dict) for e in r["references"]
+            ):
+                ref_events = r["references"]
+            if ref_events:  # a row without reference events is a video without references (reported later)
                 dense_refs[rid] = _events_to_anet(ref_events, r.get("duration"), p, rid)
     out_refs: Any = None
     if kind == "dense":

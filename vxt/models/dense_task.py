@@ -77,14 +77,17 @@ TASK_DEFAULTS: dict[str, Any] = {
     "min_word_freq": 1,
     "caption_batch": 256,
     "anchor_seed": 0,
+    "feature_norm": False,        # standardise each feature dimension with training statistics (not in the papers)
 }
 TASK_PRESETS: dict[str, dict] = {
     "bmt": {"feature_settings": {"video_classifier": "r2plus1d_34", "audio_classifier": "cnn14", "frames": 32,
                                  "step": 2.56, "size": 112, "fps": 12.5}},
     "mdvc": {"feature_settings": {"video_classifier": "r2plus1d_34", "audio_classifier": "cnn14", "frames": 32,
                                   "step": 2.56, "size": 112, "fps": 12.5}},
-    "bmt-tiny": {"n_anchors_video": 16, "n_anchors_audio": 8, "n_kernels": 4, "proposal_hidden": [32, 32]},
-    "mdvc-tiny": {"n_anchors_video": 16, "n_anchors_audio": 8, "n_kernels": 4, "proposal_hidden": [32, 32]},
+    "bmt-tiny": {"n_anchors_video": 16, "n_anchors_audio": 8, "n_kernels": 4, "proposal_hidden": [32, 32],
+                 "feature_norm": True},
+    "mdvc-tiny": {"n_anchors_video": 16, "n_anchors_audio": 8, "n_kernels": 4, "proposal_hidden": [32, 32],
+                  "feature_norm": True},
 }
 _DECODE_KEYS = ("top_k", "nms", "segments", "captioner", "caption_batch", "feature_combine", "audio_features_dir")
 
@@ -248,6 +251,7 @@ class DenseTaskModel(nn.Module):
         data = data_dir if data_dir is not None else config.get("data_dir")
         self.data_dir = None if data is None else Path(data)
         self.store = FeatureStore.from_config(config["features"], self.data_dir)
+        self.store.norm = config.get("feature_stats") or None
         self._decode_mode: str | None = None  # None: validation during training
         self._caption_override = None
 
@@ -366,6 +370,7 @@ class DenseTaskModel(nn.Module):
                 if k in overrides:
                     fcfg[ck] = overrides[k]
         self.store = FeatureStore.from_config(fcfg, self.data_dir)
+        self.store.norm = self.config.get("feature_stats") or None
         if overrides.get("captioner"):
             self._caption_override = load_caption_backend(overrides["captioner"], self.data_dir,
                                                           int(self.config.get("caption_batch", 256)))
@@ -404,6 +409,11 @@ class DenseTaskModel(nn.Module):
                 mode = "gt" if self.stage == "captioner" else "proposals-only"
             top_k, nms = int(self.config.get("top_k", 100)), self.config.get("nms")
             if mode == "gt":
+                for ex in exs:
+                    if not ex.get("events"):
+                        why = ("" if self.generator is not None else
+                               " (this model has no proposal generator: train one with --stage proposals)")
+                        raise DataError("no ground-truth segments to caption" + why, example_id=ex.get("id"))
                 props = [[{"start": float(e["start"]), "end": float(e["end"]), "score": 1.0}
                           for e in ex.get("events") or []] for ex in exs]
             else:
@@ -576,7 +586,7 @@ def build_dense_task(name: str, overrides: dict | None = None, data_dir: str | o
     the caption vocabulary from the training events (captioner stage) or loads
     the captioner and fits the anchors (proposals stage).
     """
-    from vxt.data.feature_store import FeatureStore
+    from vxt.data.feature_store import FeatureStore, feature_stats
     from vxt.data.loader import task_examples
     from vxt.models.dense_common import DENSE_PRESETS, build_vocab
     from vxt.registry import merge_config
@@ -616,6 +626,11 @@ def build_dense_task(name: str, overrides: dict | None = None, data_dir: str | o
     dv, da = store.dims(train + val)
     if dv is None and da is None:
         raise DataError("no video or audio features for any training video", path=str(data))
+    if isinstance(source_model, DenseTaskModel):
+        stats = source_model.config.get("feature_stats")  # what its encoder was trained on
+    else:
+        stats = feature_stats(store, train) if task["feature_norm"] else None
+    store.norm = stats or None
 
     if stage == "captioner":
         arch_cls, preset = DENSE_PRESETS[name]
@@ -666,6 +681,7 @@ def build_dense_task(name: str, overrides: dict | None = None, data_dir: str | o
         **{k: task[k] for k in ("top_k", "nms", "segments", "caption_batch", "n_anchors_video", "n_anchors_audio",
                                 "n_kernels", "proposal_hidden", "min_word_freq", "anchor_seed")},
         "trained_from": None if not task.get("captioner") else str(task["captioner"]),
+        "feature_stats": stats or None,
     }
     model = DenseTaskModel(config, captioner, generator, text_captioner, data_dir=data)
     model.store = store  # keep the warmed-up store

@@ -55,7 +55,12 @@ def score_predictions(task: str, examples: list[dict], preds: list[dict], *, jav
         if not refs:
             return {}
         use_java = java_available() if java is None else java
-        return {k: float(v) for k, v in score_captions(hyps, refs, java=use_java).items()}
+        kw = {}
+        if use_java:
+            from vxt.metrics.meteor import shared_meteor
+
+            kw["meteor"] = shared_meteor()  # one METEOR process for every evaluation of a run
+        return {k: float(v) for k, v in score_captions(hyps, refs, java=use_java, **kw).items()}
     if task in ("qa", "classify"):
         answers = {ex["id"]: ex["answer"] for ex in examples if "answer" in ex}
         if task == "classify":

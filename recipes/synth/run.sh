@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The synthetic recipe: the main job of vxt (`make demo`), from nothing to a score table on a CPU.
+#
+# Stages (ESPnet style; run a part with --stage N --stop-stage M):
+#   1  vxt prepare synth           generate the corpus (mp4 + srt) and its media cache    -> data/synth
+#   2  vxt train --task classify   pre-train the video (motions) and audio (sounds) classifiers
+#   3  vxt tokenize                the text tokenizer and the classifiers' category tokens
+#   4  vxt train --task T          VX2TEXT (vx2text-tiny) for caption, qa and dialog
+#   5  vxt decode --split test     predictions on the test split
+#   6  vxt score                   the metrics; the table is printed and written to exp/synth/RESULTS.md
+#
+# Options: --stage N --stop-stage N --force true --data DIR --exp DIR --n_train N --n_val N --n_test N
+#          --epochs N --cls_epochs N --lr LR --seed N --workers N --tasks "caption qa dialog"
+#          and, after --, any `vxt train` option for stage 4 (e.g. -- --set k_video=8).
+
+stage=1
+stop_stage=100
+force=false
+root=
+data=data/synth
+exp=exp/synth
+n_train=800
+n_val=100
+n_test=100
+workers=2
+cls_epochs=4
+epochs=8
+batch_size=16
+lr=1e-3
+seed=0
+beam=5
+tasks="caption qa dialog"
+
+. "$(dirname "$0")/../common.sh" "$@"
+
+SECONDS=0
+video_cls=$exp/classify-video
+audio_cls=$exp/classify-audio
+
+if stage_on 1 "prepare the synthetic corpus"; then
+  done_or_run "$data/prepare_report.json" \
+    $VXT prepare synth --out "$data" --n-train "$n_train" --n-val "$n_val" --n-test "$n_test" --seed "$seed" --workers "$workers"
+fi
+
+if stage_on 2 "pre-train the modality classifiers (motions, sounds)"; then
+  for m in video audio; do
+    done_or_run "$exp/classify-$m/train_summary.json" \
+      $VXT train --task classify --modality "$m" --data "$data" --epochs "$cls_epochs" --batch-size "$batch_size" \
+        --lr 3e-3 --seed "$seed" --out "$exp/classify-$m"
+  done
+fi
+
+if stage_on 3 "tokenizer and category tokens"; then
+  done_or_run "$data/tokens/test.jsonl" \
+    $VXT tokenize "$data" --video-weights "$video_cls" --audio-weights "$audio_cls"
+fi
+
+if stage_on 4 "train VX2TEXT"; then
+  for t in $tasks; do
+    done_or_run "$exp/$t/train_summary.json" \
+      $VXT train --task "$t" --data "$data" --model vx2text-tiny --epochs "$epochs" --batch-size "$batch_size" \
+        --lr "$lr" --seed "$seed" --video-weights "$video_cls" --audio-weights "$audio_cls" \
+        --out "$exp/$t" ${extra_train_args[@]+"${extra_train_args[@]}"}
+  done
+fi
+
+if stage_on 5 "decode the test split"; then
+  for t in $tasks; do
+    done_or_run "$exp/$t/preds_test.json" \
+      $VXT decode "$data" --task "$t" --split test --ckpt "$exp/$t" --beam "$beam" --out "$exp/$t/preds_test.json"
+  done
+fi
+
+if stage_on 6 "score"; then
+  for t in $tasks; do
+    log "  \$ $VXT score $exp/$t/preds_test.json"
+    $VXT score "$exp/$t/preds_test.json" >/dev/null
+  done
+  python3 "$(dirname "$0")/../results_table.py" --title "vxt synthetic benchmark (test split, seed $seed)" \
+    --out "$exp/RESULTS.md" $(for t in $tasks; do echo "$t=$exp/$t/preds_test.scores.json"; done)
+  cat "$exp/RESULTS.md"
+fi
+log "done in ${SECONDS} s"
