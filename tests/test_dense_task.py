@@ -127,6 +127,20 @@ def test_decode_on_ground_truth_segments(vxt, data, exp, tmp_path):
     assert code == 2 and "unknown dense decode option(s) segmnts" in err
 
 
+def test_decode_top_k_and_nms(vxt, data, exp, tmp_path):
+    from vxt.models.proposals import segment_tiou
+
+    preds_path = tmp_path / "nms.json"
+    code, _, err = vxt("decode", data, "--task", "dense", "--split", "test", "--ckpt", exp, "--set", "top_k=8",
+                       "--set", "nms=0.5", "--out", preds_path)
+    assert code == 0, err
+    for row in json.loads(preds_path.read_text())["predictions"]:
+        segs = np.array([[e["start"], e["end"]] for e in row["events"]])
+        assert 0 < len(segs) <= 8
+        iou = segment_tiou(segs, segs)
+        assert (iou[np.triu_indices(len(segs), 1)] < 0.5).all()
+
+
 def test_missing_audio_video_decodes(vxt, exp, tmp_path):
     """A dense video without an audio stream decodes: the audio is a masked stream, not noise or a crash."""
     from vxt.data import synth
@@ -173,6 +187,34 @@ def test_features_cached_once_and_deterministic(data, exp, monkeypatch):
     fresh = FeatureStore.from_config(cfg, None).extract(data / ex["video"], 20.0)  # no cache, new classifiers
     assert np.allclose(fresh["video"], cached["video"], atol=1e-5)  # seeded random init: same features
     assert fresh["audio"].shape == cached["audio"].shape == (21, 32)  # one row per 0.96 s
+
+
+def test_backbone_weights_from_a_classifier_dir(data, tmp_path):
+    """--video-weights (e.g. a `vxt train --task classify` dir) changes the features and the cache key."""
+    import torch
+
+    from vxt.data.feature_store import FeatureStore
+    from vxt.data.loader import task_examples
+    from vxt.modalities import create_classifier
+
+    settings = {"frames": 4, "size": 32, "step": 2}
+    torch.manual_seed(123)
+    clf = create_classifier("tiny-video", labels=["a", "b"])
+    clf.save_pretrained(tmp_path / "video-clf")
+    plain = FeatureStore("backbone", data_dir=data, settings=settings)
+    tuned = FeatureStore("backbone", data_dir=data, settings={**settings, "video_weights": str(tmp_path / "video-clf")})
+    assert plain.cache_dir != tuned.cache_dir
+    ex = task_examples(data, "test", "dense")[0]
+    a, b = plain.get(ex), tuned.get(ex)
+    assert a["video"].shape == b["video"].shape and not np.allclose(a["video"], b["video"])
+    assert np.array_equal(a["audio"], b["audio"])  # same (seeded) audio backbone
+    clf.eval()
+    from vxt.data.media import read_clips
+
+    clips = read_clips(data / ex["video"], 10, 4, 32, start=0.0, end=20.0, fps=8.0, mode="uniform")
+    with torch.no_grad():
+        direct = clf.features(clf.preprocess(clips)).numpy()
+    assert np.allclose(direct, b["video"], atol=1e-5)
 
 
 def test_pre_extracted_features(vxt, data, shared_data, no_java, tmp_path):

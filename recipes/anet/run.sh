@@ -52,8 +52,9 @@ if stage_on 1 "prepare ActivityNet Captions into $data"; then
 fi
 
 if stage_on 2 "features ($([ -n "$features" ] && echo "pre-extracted: $features" || echo "extracted with the $model backbones"))"; then
-  done_or_run "$data/features/.ready-$model" bash -c '"$0" -m vxt.data.feature_store --data "$1" --model "$2" "${@:3}" && touch "$1/features/.ready-$2"' \
-    "$python" "$data" "$model" "${feat_args[@]}" "${set_args[@]}"
+  done_or_run "$data/features/.ready-$model" bash -c \
+    '"$0" -m vxt.data.feature_store --data "$1" --model "$2" "${@:3}" && mkdir -p "$1/features" && touch "$1/features/.ready-$2"' \
+    "$python" "$data" "$model" "${feat_args[@]}" "${set_args[@]}" "${extra_train_args[@]}"
 fi
 
 if stage_on 3 "train the $model captioner on ground-truth segments"; then

@@ -10,7 +10,7 @@
 #   6  vxt score                   the metrics; the table is printed and written to exp/synth/RESULTS.md
 #
 # Options: --stage N --stop-stage N --force true --data DIR --exp DIR --n_train N --n_val N --n_test N
-#          --epochs N --cls_epochs N --lr LR --seed N --workers N --tasks "caption qa dialog"
+#          --epochs N --video_cls_epochs N --audio_cls_epochs N --lr LR --seed N --workers N --tasks "caption qa dialog"
 #          and, after --, any `vxt train` option for stage 4 (e.g. -- --set k_video=8).
 
 stage=1
@@ -23,7 +23,8 @@ n_train=800
 n_val=100
 n_test=100
 workers=2
-cls_epochs=4
+video_cls_epochs=20
+audio_cls_epochs=5
 epochs=8
 batch_size=16
 lr=1e-3
@@ -43,11 +44,12 @@ if stage_on 1 "prepare the synthetic corpus"; then
 fi
 
 if stage_on 2 "pre-train the modality classifiers (motions, sounds)"; then
-  for m in video audio; do
-    done_or_run "$exp/classify-$m/train_summary.json" \
-      $VXT train --task classify --modality "$m" --data "$data" --epochs "$cls_epochs" --batch-size "$batch_size" \
-        --lr 3e-3 --seed "$seed" --out "$exp/classify-$m"
-  done
+  done_or_run "$exp/classify-video/train_summary.json" \
+    $VXT train --task classify --modality video --data "$data" --epochs "$video_cls_epochs" --batch-size "$batch_size" \
+      --lr 3e-3 --seed "$seed" --out "$exp/classify-video"
+  done_or_run "$exp/classify-audio/train_summary.json" \
+    $VXT train --task classify --modality audio --data "$data" --epochs "$audio_cls_epochs" --batch-size "$batch_size" \
+      --lr 3e-3 --seed "$seed" --out "$exp/classify-audio"
 fi
 
 if stage_on 3 "tokenizer and category tokens"; then

@@ -159,6 +159,7 @@ def decode_job(job: dict) -> dict:
 def _worker_init() -> None:
     """One thread per worker process: the pool is the parallelism (no oversubscribed cores)."""
     os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["VXT_DECODE_THREADS"] = "1"  # FFmpeg would start a decoder thread per core in every worker
     try:
         import torch
 

@@ -494,7 +494,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--splits", default="train,val,test")
     ap.add_argument("--features", default=None, help="pre-extracted features to check instead of extracting")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="key=value, as for vxt train")
-    args = ap.parse_args(argv)
+    ap.add_argument("--video-weights", default=None)
+    ap.add_argument("--audio-weights", default=None)
+    # other `vxt train` options (a recipe passes the same extra arguments to both) do not concern features
+    args, _ = ap.parse_known_args(argv)
     from vxt.data.loader import task_examples
     from vxt.models.dense_task import feature_config, task_options
     from vxt.registry import parse_overrides
@@ -503,6 +506,9 @@ def main(argv: list[str] | None = None) -> int:
         overrides = parse_overrides(args.sets)
         if args.features:
             overrides["features"] = args.features
+        for key in ("video_weights", "audio_weights"):
+            if getattr(args, key):
+                overrides[key] = getattr(args, key)
         task, _ = task_options(args.model, overrides)
         store = FeatureStore.from_config(feature_config(task), args.data)
         examples = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 Segment = tuple[float, float]
 

@@ -13,7 +13,11 @@
   instead (``--set captioner=<a vx2text caption exp>``);
 * a :class:`~vxt.data.feature_store.FeatureStore`: the video and audio
   streams, extracted through vxt's own backbones (``features="backbone"``) or
-  read from pre-extracted ``.npy`` files in BMT's layout (``features=DIR``).
+  read from pre-extracted ``.npy`` files in BMT's layout (``features=DIR``),
+  optionally standardised per dimension with training statistics
+  (``feature_norm``; on for the tiny presets, whose random-init backbone
+  features are too small next to the positional encodings, off for the
+  papers' presets).
 
 Stages (``overrides["stage"]``; ``vxt train --stage``):
 
@@ -398,7 +402,7 @@ class DenseTaskModel(nn.Module):
     @torch.no_grad()
     def predict(self, batch: dict, options=None) -> list[dict]:
         """One dict per video: ``id``, ``events`` (best first), ``prediction`` (a one-line timeline)."""
-        from vxt.decoding.events import proposals_to_events, timeline_text
+        from vxt.decoding.events import proposals_to_events, select_proposals, timeline_text
 
         was_training = self.training
         self.eval()
@@ -420,15 +424,17 @@ class DenseTaskModel(nn.Module):
                 dev = self._device()
                 b = {k: v.to(dev) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
                 streams, masks = self._proposal_streams(b)
-                props = self.generator.propose(streams, masks, b["duration"].cpu(), top_k=top_k,
-                                               nms=None if nms is None else float(nms))
+                # every candidate worth keeping (NMS needs a pool beyond the top k); selection is events.py's
+                pool = top_k if nms is None else max(20 * top_k, 2000)
+                props = self.generator.propose(streams, masks, b["duration"].cpu(), top_k=pool, nms=None)
+            nms = None if nms is None or mode == "gt" else float(nms)
             if mode == "proposals-only":
                 events = [[{"start": round(p["start"], 3), "end": round(p["end"], 3), "score": round(p["score"], 6)}
-                           for p in ps] for ps in props]
+                           for p in select_proposals(ps, top_k, nms)] for ps in props]
             else:
                 backend = self._caption_backend()
                 events = proposals_to_events(props, lambda reqs: backend.caption(reqs, exs, feats),
-                                             top_k=top_k, nms=None)
+                                             top_k=top_k, nms=nms)
             return [{"id": str(ex["id"]), "prediction": timeline_text(evs), "events": evs}
                     for ex, evs in zip(exs, events)]
         finally:
@@ -541,6 +547,7 @@ def load_caption_backend(path: str | Path, data_dir: Path | None, batch_size: in
 
 
 def task_options(name: str, overrides: dict) -> tuple[dict, dict]:
+    """Split ``overrides`` into the dense task's options (:data:`TASK_DEFAULTS` + the preset's) and the captioner's."""
     from vxt.registry import merge_config
 
     task = merge_config(TASK_DEFAULTS, TASK_PRESETS.get(name, {}))
@@ -554,6 +561,7 @@ def task_options(name: str, overrides: dict) -> tuple[dict, dict]:
 
 
 def feature_config(task: dict) -> dict:
+    """The :class:`~vxt.data.feature_store.FeatureStore` config the task options ask for (backbone or files)."""
     feats = task["features"]
     if feats in (None, "", "backbone"):
         settings = dict(task.get("feature_settings") or {})

@@ -191,8 +191,8 @@ def _train(opts: TrainOptions) -> dict:
     if not (data / "train.jsonl").exists():
         raise VxtError("no train.jsonl here: run `vxt prepare` first (e.g. `vxt prepare synth --out data/synth`)", path=str(data))
 
-    train_ex = subsample(task_examples(data, "train", opts.task), opts.train_fraction, opts.seed)
-    val_ex = task_examples(data, "val", opts.task) if (data / "val.jsonl").exists() else []
+    train_ex = subsample(task_examples(data, "train", opts.task, opts.modality), opts.train_fraction, opts.seed)
+    val_ex = task_examples(data, "val", opts.task, opts.modality) if (data / "val.jsonl").exists() else []
     if opts.eval_limit:
         val_ex = val_ex[: opts.eval_limit]
     if not train_ex:
