@@ -13,6 +13,7 @@ from vxt.data.manifest import load_split
 
 sys.path.insert(0, str(Path(__file__).parent))
 from badmedia import make_test_video  # noqa: E402
+from roots import avsd_root, msrvtt_root, frames as _frames, tv_root as _tv_root  # noqa: E402
 
 
 def _report(d: Path) -> dict:
@@ -21,16 +22,6 @@ def _report(d: Path) -> dict:
 
 def _items(d: Path) -> dict[str, dict]:
     return {i["id"]: i for i in _report(d)["items"]}
-
-
-def _frames(folder: Path, n: int) -> None:
-    import numpy as np
-    from PIL import Image
-
-    folder.mkdir(parents=True)
-    for i in range(1, n + 1):
-        img = np.full((12, 16, 3), (i * 7) % 256, dtype=np.uint8)
-        Image.fromarray(img).save(folder / f"{i:05d}.jpg", quality=80)
 
 
 def test_registry_lists_every_adapter():
@@ -85,23 +76,6 @@ def test_anet(shared_data, tmp_path, run_cli):
 # ---------------------------------------------------------------- TVQA / TVC
 
 
-def _tv_root(shared_data, tmp_path, sample: str, name: str, n_lines: int, extra_lines: list[dict] | None = None):
-    root = tmp_path / "root"
-    root.mkdir()
-    lines = [json.loads(x) for x in (shared_data / sample).read_text().splitlines()[:n_lines]]
-    (root / name).write_text("".join(json.dumps(x) + "\n" for x in lines))
-    subs = []
-    for x in lines[:-1]:  # the last line's frames are missing
-        end = float(x["ts"].split("-")[1]) if isinstance(x["ts"], str) else x["ts"][1]
-        _frames(root / "frames" / "show_frames" / x["vid_name"], math.ceil(end * 3) + 6)
-        subs.append({"vid_name": x["vid_name"], "sub": [
-            {"start": 0.0, "end": 1.0, "text": "UNRELATED: before the moment"},
-            {"start": end - 1.0, "end": end + 0.5, "text": "SPEAKER: inside the moment"},
-        ]})
-    (root / "tvqa_preprocessed_subtitles.jsonl").write_text("".join(json.dumps(s) + "\n" for s in subs))
-    return root, lines
-
-
 def test_tvqa(shared_data, tmp_path, run_cli):
     root, lines = _tv_root(shared_data, tmp_path, "tvqa/tvqa_test_public.sample.jsonl", "tvqa_test_public.jsonl", 3)
     val_line = {**lines[0], "qid": 1, "answer_idx": 2}
@@ -149,22 +123,7 @@ def test_tvc(shared_data, tmp_path, run_cli):
 
 
 def _avsd_root(tmp_path):
-    root = tmp_path / "avsd"
-    (root / "videos").mkdir(parents=True)
-    train = {"dialogs": [{"image_id": "ABC12", "summary": "a man opens a door.", "caption": "A person opens a door and sits.",
-                          "dialog": [{"question": "is there a man?", "answer": "yes, one man"},
-                                     {"question": "what does he do?", "answer": "he opens a door"},
-                                     {"question": "does he talk?", "answer": "no, he does not"}]},
-                         {"image_id": "GONE1", "summary": "", "caption": "",
-                          "dialog": [{"question": "q?", "answer": "a"}]}]}
-    test = {"dialogs": [{"image_id": "XYZ34", "summary": "", "caption": "someone cooks.",
-                         "dialog": [{"question": "is it a kitchen?", "answer": "yes"},
-                                    {"question": "what is cooked?", "answer": [f"reference {k}" for k in range(6)]}]}]}
-    (root / "train_set4DSTC7-AVSD.json").write_text(json.dumps(train))
-    (root / "test_set4DSTC7-AVSD.json").write_text(json.dumps(test))
-    make_test_video(root / "videos" / "ABC12.mp4", seconds=1.0, size=(32, 24))
-    make_test_video(root / "videos" / "XYZ34.mp4", seconds=1.0, size=(32, 24))
-    return root
+    return avsd_root(tmp_path / "avsd")
 
 
 def test_avsd(tmp_path, run_cli):
@@ -199,18 +158,7 @@ def test_avsd_malformed_dialog(tmp_path, run_cli):
 
 
 def test_msrvtt(tmp_path, run_cli):
-    root = tmp_path / "msrvtt"
-    (root / "TrainValVideo").mkdir(parents=True)
-    info = {
-        "info": {"year": 2016},
-        "videos": [{"video_id": f"video{i}", "category": i, "start time": 10.0 + i, "end time": 20.0 + i, "split": s, "id": i}
-                   for i, s in enumerate(["train", "validate", "test", "train"])],
-        "sentences": [{"video_id": f"video{i % 4}", "caption": f"caption {j} of video {i % 4}", "sen_id": j}
-                      for j, i in enumerate(range(8))],
-    }
-    (root / "videodatainfo.json").write_text(json.dumps(info))
-    for i in range(3):  # video3 is missing
-        make_test_video(root / "TrainValVideo" / f"video{i}.mp4", seconds=1.0, size=(32, 24))
+    root = msrvtt_root(tmp_path / "msrvtt")  # video3 is missing
     out = tmp_path / "out"
     code, _, err = run_cli("prepare", "msrvtt", "--root", root, "--out", out, "--no-cache")
     assert code == 0, err

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# TVQA (multiple-choice video QA on TV shows) with VX2TEXT (Lin et al., CVPR 2021).
+#
+#   recipes/tvqa/run.sh --root /data/tvqa [--stage N] [--stop-stage N] [--force true]
+#                       [--video_weights F] [--audio_weights F] [--text_backbone DIR] [-- extra vxt train args]
+#
+# --root holds tvqa_train.jsonl, tvqa_val.jsonl, tvqa_test_public.jsonl, the subtitles
+# (tvqa_preprocessed_subtitles.jsonl, any *sub*.jsonl) and the 3 fps frame folders <vid_name>/00001.jpg ...
+# (found up to four levels under the root, e.g. frames_hq/bbt_frames/<vid_name>). Stages:
+#   1 prepare    vxt prepare tvqa (one qa example per question; frames carry no audio)
+#   2 tokenize   the text tokenizer (the backbone's when --text_backbone is set) and the category tokens
+#   3 train      vxt train --task qa (generative: the answer is generated with every candidate in the input)
+#   4 decode     val and test (the public test split has no answers: submit preds_test.json to the leaderboard);
+#                answers are picked by candidate scoring (the candidate the decoder finds most likely)
+#   5 score      vxt score on val (accuracy); the table goes to $exp/RESULTS.md
+# Paper settings: vx2text-base (R(2+1)D-34 + CNN14 + T5-base), K_v 12, K_a 6, Adam 1e-4 for 40 epochs, lr / 10 at
+# epochs 20 and 30 (vxt train does it at 50% and 75%).
+
+stage=1
+stop_stage=100
+root=
+force=false
+model=vx2text-base
+k_video=12
+k_audio=6
+video_weights=      # local R(2+1)D-34 Kinetics checkpoint (torchvision layout); empty: random init
+audio_weights=      # local PANNs Cnn14_16k_mAP=0.438.pth; empty: random init (TVQA frames have no audio anyway)
+text_backbone=      # local T5-base dir (save_pretrained); empty: the model preset's default
+epochs=40
+batch_size=32       # vxt's choice (not a paper setting)
+lr=1e-4
+max_steps=          # a cap on optimizer steps (smoke runs); empty: not passed
+eval_limit=         # validation examples during training; empty: vxt train's default
+seed=0
+workers=4
+data=data/tvqa
+exp=                # default: exp/tvqa/<model>-lr<lr>-ep<epochs>[-steps<N>]
+score_args=
+python=python3
+
+. "$(dirname "$0")/../common.sh" "$@"
+
+exp=${exp:-exp/tvqa/$model-lr$lr-ep$epochs${max_steps:+-steps$max_steps}}
+case "$model" in
+  vx2text-base) classifiers=(--video-classifier r2plus1d_34 --audio-classifier cnn14) ;;
+  vx2text-small) classifiers=(--video-classifier r2plus1d_18 --audio-classifier cnn14) ;;
+  *) classifiers=(--video-classifier tiny-video --audio-classifier tiny-audio) ;;
+esac
+weights=()
+[ -n "$video_weights" ] && weights+=(--video-weights "$video_weights")
+[ -n "$audio_weights" ] && weights+=(--audio-weights "$audio_weights")
+backbone=()
+[ -n "$text_backbone" ] && backbone+=(--backbone "$text_backbone")
+train_opts=(--set "k_video=$k_video" --set "k_audio=$k_audio")
+[ -n "$text_backbone" ] && train_opts+=(--set "text_backbone=$text_backbone")
+[ -n "$max_steps" ] && train_opts+=(--max-steps "$max_steps")
+[ -n "$eval_limit" ] && train_opts+=(--eval-limit "$eval_limit")
+
+if stage_on 1 "prepare TVQA into $data"; then
+  [ -n "$root" ] || { echo "$(basename "$0"): --root is required for stage 1" >&2; exit 2; }
+  done_or_run "$data/prepare_report.json" $VXT prepare tvqa --root "$root" --out "$data" --workers "$workers"
+fi
+
+if stage_on 2 "tokenizer and category tokens (K_v $k_video, K_a $k_audio)"; then
+  done_or_run "$data/tokens/settings.json" $VXT tokenize "$data" --k-video "$k_video" --k-audio "$k_audio" \
+    "${classifiers[@]}" ${weights[@]+"${weights[@]}"} ${backbone[@]+"${backbone[@]}"}
+fi
+
+if stage_on 3 "train $model (qa) into $exp"; then
+  done_or_run "$exp/train_summary.json" $VXT train --task qa --data "$data" --model "$model" --epochs "$epochs" \
+    --batch-size "$batch_size" --lr "$lr" --seed "$seed" ${weights[@]+"${weights[@]}"} "${train_opts[@]}" --out "$exp" \
+    ${extra_train_args[@]+"${extra_train_args[@]}"}
+fi
+
+if stage_on 4 "decode val and test (candidate scoring)"; then
+  for split in val test; do
+    done_or_run "$exp/preds_$split.json" $VXT decode "$data" --task qa --split "$split" --ckpt "$exp" \
+      --out "$exp/preds_$split.json"
+  done
+fi
+
+if stage_on 5 "score val (the public test split has no answers)"; then
+  done_or_run "$exp/preds_val.scores.json" $VXT score "$exp/preds_val.json" --out "$exp/preds_val.scores.json" $score_args
+  done_or_run "$exp/RESULTS.md" "$python" "$(dirname "$0")/../results_table.py" \
+    --title "TVQA val, VX2TEXT $model" --out "$exp/RESULTS.md" "qa=$exp/preds_val.scores.json"
+  cat "$exp/RESULTS.md"
+fi
