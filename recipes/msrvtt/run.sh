@@ -2,7 +2,7 @@
 # MSR-VTT (video captioning) with VX2TEXT's settings (the paper reports no MSR-VTT number).
 #
 #   recipes/msrvtt/run.sh --root /data/msrvtt [--stage N] [--stop-stage N] [--force true]
-#                      [--video_weights F] [--audio_weights F] [--text_backbone DIR] [-- extra vxt train args]
+#                         [--video_weights F] [--audio_weights F] [--text_backbone DIR] [-- extra vxt train args]
 #
 # --root holds videodatainfo.json (or the release's train_val_videodatainfo.json + test_videodatainfo.json) and the
 # clips <video_id>.mp4 (in TrainValVideo/, TestVideo/, videos/ or anywhere under the root). Stages:
@@ -11,8 +11,8 @@
 #   3 train      vxt train --task caption
 #   4 decode     the test split, beam search
 #   5 score      vxt score; the table goes to $exp/RESULTS.md
-# VX2TEXT's settings (as for AVSD and TVC): vx2text-base (R(2+1)D-34 + CNN14 + T5-base), K_v 12, K_a 6, Adam 1e-4 for 40 epochs, lr / 10 at
-# epochs 20 and 30 (vxt train does it at 50% and 75%), beam 5.
+# VX2TEXT's settings (as for AVSD and TVC): vx2text-base (R(2+1)D-34 + CNN14 + T5-base), K_v 12, K_a 6,
+# Adam 1e-4 for 40 epochs, lr / 10 at epochs 20 and 30 (vxt train does it at 50% and 75%), beam 5.
 
 stage=1
 stop_stage=100
