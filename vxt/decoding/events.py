@@ -128,6 +128,7 @@ def score_dense_predictions(examples: Sequence[dict], preds: Sequence[dict], *, 
     validation), only Precision, Recall and F1 are computed.
     """
     from vxt.metrics import java_available, score_dense
+    from vxt.metrics.meteor import shared_meteor
 
     refs = references_of(examples)
     if not refs:
@@ -140,25 +141,9 @@ def score_dense_predictions(examples: Sequence[dict], preds: Sequence[dict], *, 
         return {k: float(v) for k, v in res.items() if isinstance(v, float)}
     use_java = java_available() if java is None else java
     res = score_dense(pred_events, [refs], java=use_java, max_proposals=max_proposals, workers=1,
-                      meteor=_shared_meteor() if use_java else None)
+                      meteor=shared_meteor() if use_java else None)
     keep = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr", "Precision", "Recall", "F1")
     return {k: float(res[k]) for k in keep if k in res}
-
-
-_METEOR = None
-
-
-def _shared_meteor():
-    """One METEOR process for the whole run (loading its paraphrase table takes ~10 s: once, not per epoch)."""
-    global _METEOR
-    if _METEOR is None or not _METEOR.alive():
-        import atexit
-
-        from vxt.metrics.meteor import MeteorScorer
-
-        _METEOR = MeteorScorer()
-        atexit.register(_METEOR.close)
-    return _METEOR
 
 
 # ---------------------------------------------------------------- the random baseline
