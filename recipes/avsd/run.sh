@@ -46,48 +46,12 @@ case "$with_caption" in
   false) cap=nocaption; cap_opt=--no-caption ;;
   *) echo "$(basename "$0"): --with_caption must be true or false" >&2; exit 2 ;;
 esac
+dataset=avsd dataset_name="AVSD ($cap)" task=dialog
 data=${data:-data/avsd$([ "$cap" = caption ] || echo "-nocaption")}
-exp=${exp:-exp/avsd/$model-$cap-lr$lr-ep$epochs${max_steps:+-steps$max_steps}}
-case "$model" in
-  vx2text-base) classifiers=(--video-classifier r2plus1d_34 --audio-classifier cnn14) ;;
-  vx2text-small) classifiers=(--video-classifier r2plus1d_18 --audio-classifier cnn14) ;;
-  *) classifiers=(--video-classifier tiny-video --audio-classifier tiny-audio) ;;
-esac
-weights=()
-[ -n "$video_weights" ] && weights+=(--video-weights "$video_weights")
-[ -n "$audio_weights" ] && weights+=(--audio-weights "$audio_weights")
-backbone=()
-[ -n "$text_backbone" ] && backbone+=(--backbone "$text_backbone")
-train_opts=(--set "k_video=$k_video" --set "k_audio=$k_audio")
-[ -n "$text_backbone" ] && train_opts+=(--set "text_backbone=$text_backbone")
-[ -n "$max_steps" ] && train_opts+=(--max-steps "$max_steps")
-[ -n "$eval_limit" ] && train_opts+=(--eval-limit "$eval_limit")
+exp_tag=$cap        # exp/avsd/<model>-<caption|nocaption>-lr...
+prepare_args=("$cap_opt")
+decode_splits=test
+score_split=test score_note=
+title="AVSD test, VX2TEXT $model, $([ "$cap" = caption ] && echo with || echo without) caption"
 
-if stage_on 1 "prepare AVSD ($cap) into $data"; then
-  [ -n "$root" ] || { echo "$(basename "$0"): --root is required for stage 1" >&2; exit 2; }
-  done_or_run "$data/prepare_report.json" $VXT prepare avsd --root "$root" --out "$data" $cap_opt --workers "$workers"
-fi
-
-if stage_on 2 "tokenizer and category tokens (K_v $k_video, K_a $k_audio)"; then
-  done_or_run "$data/tokens/settings.json" $VXT tokenize "$data" --k-video "$k_video" --k-audio "$k_audio" \
-    "${classifiers[@]}" ${weights[@]+"${weights[@]}"} ${backbone[@]+"${backbone[@]}"}
-fi
-
-if stage_on 3 "train $model (dialog) into $exp"; then
-  done_or_run "$exp/train_summary.json" $VXT train --task dialog --data "$data" --model "$model" --epochs "$epochs" \
-    --batch-size "$batch_size" --lr "$lr" --seed "$seed" ${weights[@]+"${weights[@]}"} "${train_opts[@]}" --out "$exp" \
-    ${extra_train_args[@]+"${extra_train_args[@]}"}
-fi
-
-if stage_on 4 "decode the test split (beam $beam)"; then
-  done_or_run "$exp/preds_test.json" $VXT decode "$data" --task dialog --split test --ckpt "$exp" --beam "$beam" \
-    --out "$exp/preds_test.json"
-fi
-
-if stage_on 5 "score"; then
-  done_or_run "$exp/preds_test.scores.json" $VXT score "$exp/preds_test.json" --out "$exp/preds_test.scores.json" $score_args
-  done_or_run "$exp/RESULTS.md" "$python" "$(dirname "$0")/../results_table.py" \
-    --title "AVSD test, VX2TEXT $model, $([ "$cap" = caption ] && echo with || echo without) caption" \
-    --out "$exp/RESULTS.md" "dialog=$exp/preds_test.scores.json"
-  cat "$exp/RESULTS.md"
-fi
+. "$(dirname "$0")/../vx2text.sh"

@@ -40,48 +40,10 @@ python=python3
 
 . "$(dirname "$0")/../common.sh" "$@"
 
-exp=${exp:-exp/tvc/$model-lr$lr-ep$epochs${max_steps:+-steps$max_steps}}
-case "$model" in
-  vx2text-base) classifiers=(--video-classifier r2plus1d_34 --audio-classifier cnn14) ;;
-  vx2text-small) classifiers=(--video-classifier r2plus1d_18 --audio-classifier cnn14) ;;
-  *) classifiers=(--video-classifier tiny-video --audio-classifier tiny-audio) ;;
-esac
-weights=()
-[ -n "$video_weights" ] && weights+=(--video-weights "$video_weights")
-[ -n "$audio_weights" ] && weights+=(--audio-weights "$audio_weights")
-backbone=()
-[ -n "$text_backbone" ] && backbone+=(--backbone "$text_backbone")
-train_opts=(--set "k_video=$k_video" --set "k_audio=$k_audio")
-[ -n "$text_backbone" ] && train_opts+=(--set "text_backbone=$text_backbone")
-[ -n "$max_steps" ] && train_opts+=(--max-steps "$max_steps")
-[ -n "$eval_limit" ] && train_opts+=(--eval-limit "$eval_limit")
+dataset=tvc dataset_name=TVC task=caption
+prepare_args=()
+decode_splits="val test"
+score_split=val score_note="val (the public test split has no captions)"
+title="TVC val, VX2TEXT $model"
 
-if stage_on 1 "prepare TVC into $data"; then
-  [ -n "$root" ] || { echo "$(basename "$0"): --root is required for stage 1" >&2; exit 2; }
-  done_or_run "$data/prepare_report.json" $VXT prepare tvc --root "$root" --out "$data" --workers "$workers"
-fi
-
-if stage_on 2 "tokenizer and category tokens (K_v $k_video, K_a $k_audio)"; then
-  done_or_run "$data/tokens/settings.json" $VXT tokenize "$data" --k-video "$k_video" --k-audio "$k_audio" \
-    "${classifiers[@]}" ${weights[@]+"${weights[@]}"} ${backbone[@]+"${backbone[@]}"}
-fi
-
-if stage_on 3 "train $model (caption) into $exp"; then
-  done_or_run "$exp/train_summary.json" $VXT train --task caption --data "$data" --model "$model" --epochs "$epochs" \
-    --batch-size "$batch_size" --lr "$lr" --seed "$seed" ${weights[@]+"${weights[@]}"} "${train_opts[@]}" --out "$exp" \
-    ${extra_train_args[@]+"${extra_train_args[@]}"}
-fi
-
-if stage_on 4 "decode val and test (beam $beam)"; then
-  for split in val test; do
-    done_or_run "$exp/preds_$split.json" $VXT decode "$data" --task caption --split "$split" --ckpt "$exp" \
-      --beam "$beam" --out "$exp/preds_$split.json"
-  done
-fi
-
-if stage_on 5 "score val (the public test split has no captions)"; then
-  done_or_run "$exp/preds_val.scores.json" $VXT score "$exp/preds_val.json" --out "$exp/preds_val.scores.json" $score_args
-  done_or_run "$exp/RESULTS.md" "$python" "$(dirname "$0")/../results_table.py" \
-    --title "TVC val, VX2TEXT $model" --out "$exp/RESULTS.md" "caption=$exp/preds_val.scores.json"
-  cat "$exp/RESULTS.md"
-fi
+. "$(dirname "$0")/../vx2text.sh"
