@@ -125,7 +125,6 @@ def _register(spec: TaskSpec) -> None:
     def builder() -> TaskSpec:
         return spec
 
-    builder.metric = spec.metric  # read by vxt.train.loop.task_metric
     TASKS.register(spec.name, default_config={"metric": spec.metric}, description=f"{spec.name}: {', '.join(spec.modalities)}")(builder)
 
 

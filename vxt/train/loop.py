@@ -253,7 +253,8 @@ def _train(opts: TrainOptions) -> dict:
                                       "total_steps": total_steps, "lr_milestones_steps": milestones,
                                       "decode": asdict(settings)})
 
-    metric_name = getattr(model, "metric_name", None) or task_metric(opts.task)
+    # every task model names the validation metric that picks its best checkpoint (higher is better)
+    metric_name = model.metric_name
 
     def save_last(epoch_: int, batch_: int) -> None:
         if rank != 0:
@@ -358,14 +359,3 @@ def _prune_epochs(exp: Path, keep: int) -> None:
     dirs = sorted(exp.glob("epoch-[0-9][0-9][0-9]"))
     for d in dirs[: max(0, len(dirs) - keep)]:
         shutil.rmtree(d, ignore_errors=True)
-
-
-def task_metric(task: str) -> str:
-    """The validation metric that picks the best checkpoint (higher is better)."""
-    from vxt.registry import TASKS
-
-    if task in TASKS:
-        m = getattr(TASKS.get(task).builder, "metric", None) or TASKS.get(task).default_config.get("metric")
-        if m:
-            return m
-    return {"caption": "CIDEr", "dialog": "CIDEr", "qa": "accuracy", "classify": "accuracy", "dense": "METEOR"}[task]
