@@ -52,7 +52,7 @@ def category_tokens(data_dir: Path, *, classifiers: dict[str, str], weights: dic
     from vxt.data.cache import DecodeSettings, MediaCache
     from vxt.data.loader import dataset_meta
     from vxt.modalities import create_classifier
-    from vxt.models.tokenization import order_by_time, pool_clips
+    from vxt.models.tokenization import select_categories
 
     models = {}
     for m, name in classifiers.items():
@@ -87,9 +87,8 @@ def category_tokens(data_dir: Path, *, classifiers: dict[str, str], weights: dic
                         x = x.unsqueeze(0) if m == "audio" else x
                         log_p = clf.log_probs(clf(x)).unsqueeze(0)  # [1, N, C]
                         mask = torch.ones(log_p.shape[:2], dtype=torch.bool)
-                        pooled = pool_clips(log_p, mask)
-                        top = pooled.topk(min(k[m], pooled.shape[-1]), dim=-1).indices
-                        top = order_by_time(top, log_p, mask)[0].tolist()
+                        top, pooled, _ = select_categories(log_p, mask, k[m])  # as the model does at evaluation
+                        top = top[0].tolist()
                         probs = pooled[0].exp().tolist()
                         row[m] = [{"name": clf.labels[i], "p": round(probs[i], 4)} for i in top]
                 for e in by_key[key]:

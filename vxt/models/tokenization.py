@@ -99,6 +99,20 @@ def order_by_time(indices: Tensor, log_p: Tensor, clip_mask: Tensor) -> Tensor:
     return indices.gather(1, order)
 
 
+def select_categories(log_p: Tensor, clip_mask: Tensor, k: int, *, noise: bool = False,
+                      generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """The K categories an example contributes: ``[B, N, C]`` clip log-probs -> indices ``[B, K]``.
+
+    Clips are pooled (:func:`pool_clips`), the top K taken (with Gumbel noise:
+    sampled without replacement) and ordered by time, then by score
+    (:func:`order_by_time`). Returns the indices, the pooled log-probs and the
+    (perturbed) scores.
+    """
+    pooled = pool_clips(log_p, clip_mask)
+    idx, scores = gumbel_topk(pooled, k, noise=noise, generator=generator)
+    return order_by_time(idx, log_p, clip_mask), pooled, scores
+
+
 class CategoryEmbedding(nn.Module):
     """``W_m``: one embedding sequence per category (its name's subword tokens), ``[C, L_max, D]``.
 

@@ -48,9 +48,7 @@ from vxt.models.tokenization import (
     TOKENIZATIONS,
     CategoryEmbedding,
     FeatureEmbedding,
-    gumbel_topk,
-    order_by_time,
-    pool_clips,
+    select_categories,
     straight_through_one_hot,
 )
 from vxt.registry import MODELS, merge_config
@@ -386,16 +384,12 @@ class VX2Text(nn.Module):
             res = self._classifier_log_probs(m, batch)
             if res is not None:
                 rows, log_p, clip_mask = res
-                pooled = pool_clips(log_p, clip_mask)  # [P, C]
-                k = min(self.k[m], pooled.shape[-1])
+                noise = stochastic and self.tokenization == "gumbel"
+                idx, pooled, scores = select_categories(log_p, clip_mask, self.k[m], noise=noise)  # pooled: [P, C]
                 if self.tokenization == "feature":
                     out = self.feature_embeddings[m](pooled.exp())
-                    idx = order_by_time(pooled.topk(k, dim=-1).indices, log_p, clip_mask)
                     per = [out[i] for i in range(out.shape[0])]
                 else:
-                    noise = stochastic and self.tokenization == "gumbel"
-                    idx, scores = gumbel_topk(pooled, k, noise=noise)
-                    idx = order_by_time(idx, log_p, clip_mask)
                     one_hot = None
                     if self.tokenization == "gumbel" and torch.is_grad_enabled():
                         one_hot = straight_through_one_hot(idx, scores, float(self.config["gumbel_tau"]))
