@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from vxt.data import synth
 from vxt.data.manifest import load_split
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +40,10 @@ def test_synth_data_dir(synth_dir):
     d = synth_dir
     train, val, test = (load_split(d, s) for s in ("train", "val", "test"))
     assert [e["task"] for e in train].count("caption") == 3 and [e["task"] for e in train].count("dense") == 1
-    assert len(val) == 3 and len(test) == 6
+    # each clip: a caption, one question of each of the 5 types, a dialog
+    assert len(val) == 7 and len(test) == 14
+    qa = [e for e in val if e["task"] == "qa"]
+    assert sorted(e["question_type"] for e in qa) == sorted(synth.QUESTION_TYPES)
     assert (d / "labels" / "video.txt").read_text().split("\n")[:-1] == [
         "moves left", "moves right", "moves up", "moves down", "grows", "shrinks", "blinks", "stays still"]
     assert (d / "labels" / "audio.txt").read_text().split() == ["low", "hum", "high", "beep", "rising", "whistle", "drum", "rain", "silence"]
@@ -47,7 +51,7 @@ def test_synth_data_dir(synth_dir):
     assert meta["adapter"] == "synth" and meta["seed"] == 0 and meta["vxt_version"]
     assert meta["decode"] == {"num_clips": 4, "frames": 8, "size": 64, "fps": 6.0, "audio_sr": 16000}
     report = json.loads((d / "prepare_report.json").read_text())
-    assert report["counts"]["train"] == {"caption": 3, "dense": 1, "dialog": 3, "qa": 3}
+    assert report["counts"]["train"] == {"caption": 3, "dense": 1, "dialog": 3, "qa": 15}
     assert report["summary"]["skipped"] == 0
     for ex in train + test:
         video = d / ex["video"]

@@ -209,3 +209,21 @@ def test_srt_text_parses_back(tmp_path):
     spec = synth.clip_spec(0, "val", 3)
     (tmp_path / "x.srt").write_text(synth.srt_text(spec["subtitles"]), encoding="utf-8")
     assert read_subtitles(tmp_path / "x.srt") == spec["subtitles"]
+
+
+def test_more_questions_per_clip_add_one_of_each_other_type_and_change_nothing_else():
+    for spec in _clips(20):
+        one = synth.clip_examples(spec, "m.mp4")
+        five = synth.clip_examples(spec, "m.mp4", qa_per_clip=5)
+        # the -qa example and the caption/dialog are the same as with one question per clip
+        assert [e for e in five if not e["id"].split("-qa-")[-1] in synth.QUESTION_TYPES or "-qa-" not in e["id"]] == one
+        qa = [e for e in five if e["task"] == "qa"]
+        assert sorted(e["question_type"] for e in qa) == sorted(synth.QUESTION_TYPES)
+        assert len({e["id"] for e in five}) == len(five)
+        a = {"colour": spec["objects"][0]["colour"], "shape": "a " + spec["objects"][0]["shape"],
+             "motion": spec["objects"][0]["motion"], "sound": synth._SOUND_NOUN[spec["sounds"][0]["sound"]],
+             "owner": spec["owner"]}
+        for e in qa:
+            assert e["candidates"][e["answer"]] == a[e["question_type"]] and e["targets"] == [a[e["question_type"]]]
+        three = synth.clip_examples(spec, "m.mp4", qa_per_clip=3)
+        assert [e["id"] for e in three if e["task"] == "qa"] == [e["id"] for e in qa][:3]

@@ -10,7 +10,7 @@
 #   6  vxt score                   the metrics; the table is printed and written to exp/synth/RESULTS.md
 #
 # Options: --stage N --stop-stage N --force true --data DIR --exp DIR --n_train N --n_val N --n_test N
-#          --epochs N --k_video K --k_audio K --video_cls_epochs N --audio_cls_epochs N --lr LR --seed N --workers N --tasks "caption qa dialog"
+#          --epochs N --qa_epochs N --qa_inputs M,M --classifier_lr_scale X --k_video K --k_audio K --video_cls_epochs N --audio_cls_epochs N --lr LR --seed N --workers N --tasks "caption qa dialog"
 #          and, after --, any `vxt train` option for stage 4 (e.g. -- --tokenization frozen).
 
 stage=1
@@ -26,6 +26,8 @@ workers=2
 video_cls_epochs=20
 audio_cls_epochs=5
 epochs=8
+# QA: 5 questions per clip (one of each type), so 2 epochs are 500 steps
+qa_epochs=2
 batch_size=16
 lr=1e-3
 seed=0
@@ -35,6 +37,13 @@ beam=5
 # K >= the number of classes every category is always selected and only their order is left to tell.)
 k_video=1
 k_audio=1
+# lr 1e-3 (10x the paper's 1e-4, for the tiny model from scratch) would wash the pre-trained classifiers out
+# in end-to-end training; they learn at 1e-4
+classifier_lr_scale=0.1
+# QA reads the candidates only to score them: with them in its input as well, the tiny T5 trained from
+# scratch stays at chance (it must pick among 5 look-alike phrases instead of reading the tokens); the paper's
+# pre-trained T5-base takes them as input (recipes/tvqa)
+qa_inputs="video,audio,subtitles,question"
 tasks="caption qa dialog"
 
 . "$(dirname "$0")/../common.sh" "$@"
@@ -64,10 +73,12 @@ fi
 
 if stage_on 4 "train VX2TEXT"; then
   for t in $tasks; do
+    task_args=(--epochs "$epochs")
+    if [ "$t" = qa ]; then task_args=(--epochs "$qa_epochs" --modalities "$qa_inputs"); fi
     done_or_run "$exp/$t/train_summary.json" \
-      $VXT train --task "$t" --data "$data" --model vx2text-tiny --epochs "$epochs" --batch-size "$batch_size" \
+      $VXT train --task "$t" --data "$data" --model vx2text-tiny "${task_args[@]}" --batch-size "$batch_size" \
         --lr "$lr" --seed "$seed" --video-weights "$video_cls" --audio-weights "$audio_cls" \
-        --set k_video="$k_video" --set k_audio="$k_audio" \
+        --set k_video="$k_video" --set k_audio="$k_audio" --set classifier_lr_scale="$classifier_lr_scale" \
         --out "$exp/$t" ${extra_train_args[@]+"${extra_train_args[@]}"}
   done
 fi

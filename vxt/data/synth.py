@@ -165,8 +165,9 @@ def _candidate(qtype: str, value: str) -> str:
     return value
 
 
-def _make_qa(a: dict, rng) -> dict:
-    qtype = QUESTION_TYPES[int(rng.integers(len(QUESTION_TYPES)))]
+def _make_qa(a: dict, rng, qtype: str | None = None) -> dict:
+    if qtype is None:
+        qtype = QUESTION_TYPES[int(rng.integers(len(QUESTION_TYPES)))]
     key = {"colour": "colour", "shape": "shape", "motion": "motion", "sound": "sound", "owner": "owner"}[qtype]
     truth = a[key]
     real = {"colour": COLOURS, "shape": SHAPES, "motion": MOTIONS, "sound": SOUNDS, "owner": NAMES}[qtype]
@@ -275,10 +276,14 @@ def item_seed(seed: int, split: str, index: int, kind: str = "clip"):
 
 
 def _rngs(seed: int, split: str, index: int, kind: str):
-    """Three independent streams of an item: attributes, annotation wording, pixels and samples."""
+    """Independent streams of an item: attributes, annotation wording, pixels and samples, extra questions.
+
+    (``SeedSequence.spawn`` children depend only on their index, so adding a
+    stream leaves the first three, and every older file, unchanged.)
+    """
     import numpy as np
 
-    return tuple(np.random.default_rng(ss) for ss in item_seed(seed, split, index, kind).spawn(3))
+    return tuple(np.random.default_rng(ss) for ss in item_seed(seed, split, index, kind).spawn(4))
 
 
 def _r3(x: float) -> float:
@@ -431,8 +436,13 @@ def dense_spec(seed: int, split: str, index: int) -> dict:
     }
 
 
-def clip_examples(spec: dict, video_rel: str) -> list[dict]:
-    """The manifest examples of a 4 s clip: ``-caption``, ``-qa`` and ``-dialog``, sharing one video."""
+def clip_examples(spec: dict, video_rel: str, qa_per_clip: int = 1) -> list[dict]:
+    """The manifest examples of a 4 s clip: ``-caption``, ``-qa`` and ``-dialog``, sharing one video.
+
+    ``qa_per_clip`` > 1 adds questions of other types about the same clip
+    (``-qa-<type>``, up to one per question type), drawn from their own random
+    stream: the ``-qa`` example and everything else stay as with 1.
+    """
     # The wording stream is its own child of the item seed, so it never
     # depends on how many numbers the geometry drew.
     rng = _rngs(spec["seed"], spec["split"], spec["index"], spec["kind"])[1]
@@ -471,7 +481,16 @@ def clip_examples(spec: dict, video_rel: str) -> list[dict]:
         "targets": d["targets"],
         "question_type": d["question_type"],
     }
-    return [caption, qa, dialog]
+    extra = []
+    if qa_per_clip > 1:
+        qrng = _rngs(spec["seed"], spec["split"], spec["index"], spec["kind"])[3]
+        others = [t for t in QUESTION_TYPES if t != qa["question_type"]]
+        for j in qrng.permutation(len(others))[: qa_per_clip - 1]:
+            f = _make_qa(a, qrng, others[int(j)])
+            extra.append({**qa, "id": f"{cid}-qa-{f['question_type']}", "question": f["question"],
+                          "candidates": f["candidates"], "answer": f["answer"],
+                          "targets": [f["candidates"][f["answer"]]], "question_type": f["question_type"]})
+    return [caption, qa, *extra, dialog]
 
 
 def dense_example(spec: dict, video_rel: str) -> dict:
@@ -724,10 +743,11 @@ def _existing_ok(mp4: Path, srt: Path, spec: dict, srt_expected: str) -> bool:
 def generate_item(job: tuple) -> dict:
     """Make (or keep) one item's mp4 and srt and return its manifest examples.
 
-    ``job`` is ``(out_dir, seed, split, kind, index)``; a top-level function so
-    that spawned worker processes can run it.
+    ``job`` is ``(out_dir, seed, split, kind, index[, qa_per_clip])``; a
+    top-level function so that spawned worker processes can run it.
     """
-    out_dir, seed, split, kind, index = job
+    out_dir, seed, split, kind, index = job[:5]
+    qa_per_clip = int(job[5]) if len(job) > 5 else 1
     out_dir = Path(out_dir)
     spec = clip_spec(seed, split, index) if kind == "clip" else dense_spec(seed, split, index)
     rel = f"media/{spec['id']}.mp4"
@@ -745,7 +765,7 @@ def generate_item(job: tuple) -> dict:
         atomic_write_text(srt, srt_expected)
         write_mp4(mp4, frames, wave)
         status = "made"
-    examples = clip_examples(spec, rel) if kind == "clip" else [dense_example(spec, rel)]
+    examples = clip_examples(spec, rel, qa_per_clip) if kind == "clip" else [dense_example(spec, rel)]
     return {
         "id": spec["id"],
         "split": split,

@@ -70,6 +70,7 @@ BASE_CONFIG: dict[str, Any] = {
     "k_video": 12,
     "k_audio": 6,
     "gumbel_tau": 1.0,
+    "classifier_lr_scale": 1.0,  # the classifiers' learning rate, relative to --lr (end-to-end fine-tuning)
     "modalities": None,  # None: every input the task can use; else a list (ablations)
     "video_classifier": "tiny-video",
     "audio_classifier": "tiny-audio",
@@ -482,6 +483,24 @@ class VX2Text(nn.Module):
 
     # ------------------------------------------------------------ training
 
+    def param_groups(self, lr: float) -> list[dict]:
+        """Optimizer parameter groups: the classifiers at ``lr * classifier_lr_scale``, the rest at ``lr``.
+
+        A scale below 1 keeps pre-trained classifiers close to what they were
+        trained to predict while the text model learns to read their tokens.
+        """
+        scale = float(self.config.get("classifier_lr_scale", 1.0))
+        clf = {id(p) for p in self.classifiers.parameters()}
+        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in clf]
+        mine = [p for p in self.classifiers.parameters() if p.requires_grad]
+        groups = [{"params": rest, "lr": lr}]
+        if mine and scale > 0:
+            groups.append({"params": mine, "lr": lr * scale})
+        elif mine:  # scale 0: the classifiers keep their weights
+            for p in mine:
+                p.requires_grad_(False)
+        return groups
+
     def forward(self, batch: dict) -> dict[str, Tensor]:
         """Training loss (``{"loss": scalar, ...}``) for a batch made by :meth:`collate`."""
         cont, _ = self.continuous_tokens(batch)
@@ -698,6 +717,8 @@ def _validate(config: dict, name: str) -> None:
         raise VxtError(f"objective={config['objective']} needs --task qa with the generative head")
     if float(config["gumbel_tau"]) <= 0:
         raise VxtError("gumbel_tau must be positive")
+    if not isinstance(config["classifier_lr_scale"], (int, float)) or config["classifier_lr_scale"] < 0:
+        raise VxtError(f"classifier_lr_scale must be a number >= 0, got {config['classifier_lr_scale']!r}")
 
 
 def _resolve_tokenizer(config: dict, data_dir: Path | None):

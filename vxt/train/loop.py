@@ -220,6 +220,9 @@ def _train(opts: TrainOptions) -> dict:
     if hasattr(model, "config") and isinstance(model.config, dict):
         model.config.setdefault("decode", asdict(settings))
     model.to(device)
+    # a model may give its parameters their own learning rates (VX2TEXT: classifier_lr_scale); before DDP,
+    # which registers the parameters that need gradients
+    groups = model.param_groups(opts.lr) if hasattr(model, "param_groups") else None
     train_module = model
     if is_dist:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -227,7 +230,7 @@ def _train(opts: TrainOptions) -> dict:
         train_module = DDP(model, find_unused_parameters=True)
 
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=opts.lr)
+    optimizer = torch.optim.Adam(groups or params, lr=opts.lr)
     plan = BatchPlan(train_ex, opts.batch_size, opts.seed, shuffle=True, rank=rank, world_size=world_size)
     steps_per_epoch = plan.num_batches()
     total_steps = opts.max_steps if opts.max_steps else opts.epochs * steps_per_epoch
