@@ -351,3 +351,23 @@ def test_long_inputs_are_cut_longest_segment_first(data_dir):
     # all candidates survive, right before </s>
     assert torch.equal(x[-1 - n_c : -1], E[cand_ids])
     assert torch.equal(x[-1], E[model.eos_id])
+
+
+def test_classifier_lr_scale_gives_the_classifiers_their_own_learning_rate(data_dir):
+    m = build(data_dir, task="caption", classifier_lr_scale=0.1)
+    groups = m.param_groups(1e-3)
+    clf = {id(p) for p in m.classifiers.parameters()}
+    assert [g["lr"] for g in groups] == [1e-3, pytest.approx(1e-4)]
+    assert {id(p) for p in groups[1]["params"]} == clf and not clf & {id(p) for p in groups[0]["params"]}
+    assert sum(len(g["params"]) for g in groups) == sum(1 for p in m.parameters() if p.requires_grad)
+    # 0: the classifiers keep their weights through an optimizer step; everything else trains
+    m0 = build(data_dir, task="caption", classifier_lr_scale=0)
+    opt = torch.optim.Adam(m0.param_groups(1e-2), lr=1e-2)
+    before = {k: v.clone() for k, v in m0.state_dict().items()}
+    m0(m0.collate(items(caption_ex), train=True, rng=random.Random(0)))["loss"].backward()
+    opt.step()
+    after = m0.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and not any(k.startswith("classifiers.") and "running" not in k and "num_batches" not in k for k in changed)
+    with pytest.raises(VxtError, match="classifier_lr_scale must be a number >= 0"):
+        build(data_dir, classifier_lr_scale=-1)

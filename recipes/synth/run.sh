@@ -11,6 +11,7 @@
 #
 # Options: --stage N --stop-stage N --force true --data DIR --exp DIR --n_train N --n_val N --n_test N
 #          --epochs N --qa_epochs N --qa_inputs M,M --classifier_lr_scale X --k_video K --k_audio K --video_cls_epochs N --audio_cls_epochs N --lr LR --seed N --workers N --tasks "caption qa dialog"
+#          --beam N --batch_size N --score_args "..." (e.g. --no-java) --python PY
 #          and, after --, any `vxt train` option for stage 4 (e.g. -- --tokenization frozen).
 
 stage=1
@@ -45,6 +46,8 @@ classifier_lr_scale=0.1
 # pre-trained T5-base takes them as input (recipes/tvqa)
 qa_inputs="video,audio,subtitles,question"
 tasks="caption qa dialog"
+score_args=
+python=python3
 
 . "$(dirname "$0")/../common.sh" "$@"
 
@@ -92,10 +95,11 @@ fi
 
 if stage_on 6 "score"; then
   for t in $tasks; do
-    log "  \$ $VXT score $exp/$t/preds_test.json"
-    $VXT score "$exp/$t/preds_test.json" >/dev/null
+    log "  \$ $VXT score $exp/$t/preds_test.json $score_args"
+    # shellcheck disable=SC2086
+    $VXT score "$exp/$t/preds_test.json" $score_args >/dev/null
   done
-  python3 "$(dirname "$0")/../results_table.py" --title "vxt synthetic benchmark (test split, seed $seed)" \
+  "$python" "$(dirname "$0")/../results_table.py" --title "vxt synthetic benchmark (test split, seed $seed)" \
     --out "$exp/RESULTS.md" $(for t in $tasks; do echo "$t=$exp/$t/preds_test.scores.json"; done)
   cat "$exp/RESULTS.md"
 fi
