@@ -147,7 +147,8 @@ def say_once(message: str) -> None:
     if message in _said_once:
         return
     _said_once.add(message)
-    err_console().print(f"[yellow]vxt:[/] {message}", highlight=False)
+    # one line however long (soft wrap): notices stay greppable in logs
+    err_console().print(f"[yellow]vxt:[/] {message}", highlight=False, soft_wrap=True)
 
 
 def progress(transient: bool = False):
