@@ -13,8 +13,9 @@ import datetime as dt
 import json
 import os
 import platform
-import tempfile
 from pathlib import Path
+
+from vxt.utils import atomic_write_text
 
 ORDER = ["accuracy", "Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr", "precision", "recall", "F1"]
 
@@ -42,12 +43,7 @@ def main() -> None:
     if not comparable:
         lines += ["", "Scored without Java (`--no-java`): not comparable to published numbers."]
     text = "\n".join(lines) + "\n"
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, out)
+    atomic_write_text(args.out, text)
 
 
 if __name__ == "__main__":

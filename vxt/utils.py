@@ -15,6 +15,16 @@ from vxt.errors import DataError
 # ---------------------------------------------------------------- atomic I/O
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: the process umask, read once (os.umask can only be read by setting it)
+_UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[Any]:
     """Open a temp file beside ``path``; on success fsync and rename it over ``path``.
@@ -30,6 +40,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
         with os.fdopen(fd, mode, **({} if binary else {"encoding": encoding})) as fh:
             yield fh
             fh.flush()
+            # mkstemp makes the file private (0600): give it the mode open() would have
+            os.fchmod(fh.fileno(), 0o666 & ~_UMASK)
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:

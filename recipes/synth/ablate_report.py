@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import os
 import platform
 import re
 import statistics
 import sys
-import tempfile
 from pathlib import Path
+
+from vxt.utils import atomic_write_bytes, atomic_write_text, write_json
 
 GRID_TITLES = {
     "modalities": "Modalities (paper Figs. 2 and 3): dialog and QA",
@@ -34,15 +36,6 @@ GRID_TITLES = {
 }
 CAPTION_METRICS = ("Bleu_4", "METEOR", "ROUGE_L", "CIDEr")
 ATTRIBUTES = ("motion", "sound", "owner", "colour", "shape")
-
-
-def _atomic_write(path: Path, data: bytes | str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data.encode() if isinstance(data, str) else data)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private
-    os.replace(tmp, path)
 
 
 def read_plan(out: Path) -> list[dict]:
@@ -265,13 +258,11 @@ def plots(plan: list[dict], agg: dict, out: Path) -> list[Path]:
 
     def save(fig, name):
         fig.tight_layout()
-        path = out / f"{name}.png"
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".png")
-        os.close(fd)
-        fig.savefig(tmp, dpi=120)
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=120)
         plt.close(fig)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        path = out / f"{name}.png"
+        atomic_write_bytes(path, png.getvalue())
         made.append(path)
 
     for grid in [g for g in GRID_TITLES if g in agg]:
@@ -354,14 +345,14 @@ def main() -> None:
     if missing:
         head += [f"**{len(missing)} run(s) have no scores yet** (not in the means): " + ", ".join(Path(m).name for m in missing), ""]
     text = "\n".join(head + tables(plan, agg)) + "\n"
-    _atomic_write(args.out / "RESULTS.md", text)
-    _atomic_write(args.out / "results.json", json.dumps({"aggregate": agg, "runs": results, "missing": missing}, indent=1))
+    atomic_write_text(args.out / "RESULTS.md", text)
+    write_json(args.out / "results.json", {"aggregate": agg, "runs": results, "missing": missing}, indent=1)
     made = plots(plan, agg, args.out)
     if args.copy_to:  # the tables, with the plots beside them in ablation_plots/
         plot_dir = args.copy_to.parent / "ablation_plots"
         for p in made:
-            _atomic_write(plot_dir / p.name, p.read_bytes())
-        _atomic_write(args.copy_to, re.sub(r"\]\((\w+\.png)\)", r"](ablation_plots/\1)", text))
+            atomic_write_bytes(plot_dir / p.name, p.read_bytes())
+        atomic_write_text(args.copy_to, re.sub(r"\]\((\w+\.png)\)", r"](ablation_plots/\1)", text))
     print(text)
     for p in made:
         print(f"wrote {p}")
