@@ -168,8 +168,7 @@ def _candidate(qtype: str, value: str) -> str:
 def _make_qa(a: dict, rng, qtype: str | None = None) -> dict:
     if qtype is None:
         qtype = QUESTION_TYPES[int(rng.integers(len(QUESTION_TYPES)))]
-    key = {"colour": "colour", "shape": "shape", "motion": "motion", "sound": "sound", "owner": "owner"}[qtype]
-    truth = a[key]
+    truth = a[qtype]  # the question types are the attribute names
     real = {"colour": COLOURS, "shape": SHAPES, "motion": MOTIONS, "sound": SOUNDS, "owner": NAMES}[qtype]
     extra = {"colour": EXTRA_COLOURS, "shape": EXTRA_SHAPES}.get(qtype, ())
     others = [v for v in real if v != truth]
@@ -460,17 +459,12 @@ def clip_examples(spec: dict, video_rel: str, qa_per_clip: int = 1) -> list[dict
         common["missing"] = ["audio"]
     cid = spec["id"]
     caption = {"id": f"{cid}-caption", "task": "caption", **common, "targets": _caption_targets(a, rng)}
-    qa_fields = _make_qa(a, rng)
-    qa = {
-        "id": f"{cid}-qa",
-        "task": "qa",
-        **common,
-        "question": qa_fields["question"],
-        "candidates": qa_fields["candidates"],
-        "answer": qa_fields["answer"],
-        "targets": [qa_fields["candidates"][qa_fields["answer"]]],
-        "question_type": qa_fields["question_type"],
-    }
+
+    def qa_example(example_id: str, f: dict) -> dict:
+        return {"id": example_id, "task": "qa", **common, "question": f["question"], "candidates": f["candidates"],
+                "answer": f["answer"], "targets": [f["candidates"][f["answer"]]], "question_type": f["question_type"]}
+
+    qa = qa_example(f"{cid}-qa", _make_qa(a, rng))
     d = _make_dialog(a, rng)
     dialog = {
         "id": f"{cid}-dialog",
@@ -486,10 +480,8 @@ def clip_examples(spec: dict, video_rel: str, qa_per_clip: int = 1) -> list[dict
         qrng = _rngs(spec["seed"], spec["split"], spec["index"], spec["kind"])[3]
         others = [t for t in QUESTION_TYPES if t != qa["question_type"]]
         for j in qrng.permutation(len(others))[: qa_per_clip - 1]:
-            f = _make_qa(a, qrng, others[int(j)])
-            extra.append({**qa, "id": f"{cid}-qa-{f['question_type']}", "question": f["question"],
-                          "candidates": f["candidates"], "answer": f["answer"],
-                          "targets": [f["candidates"][f["answer"]]], "question_type": f["question_type"]})
+            qtype = others[int(j)]
+            extra.append(qa_example(f"{cid}-qa-{qtype}", _make_qa(a, qrng, qtype)))
     return [caption, qa, *extra, dialog]
 
 
@@ -743,11 +735,10 @@ def _existing_ok(mp4: Path, srt: Path, spec: dict, srt_expected: str) -> bool:
 def generate_item(job: tuple) -> dict:
     """Make (or keep) one item's mp4 and srt and return its manifest examples.
 
-    ``job`` is ``(out_dir, seed, split, kind, index[, qa_per_clip])``; a
+    ``job`` is ``(out_dir, seed, split, kind, index, qa_per_clip)``; a
     top-level function so that spawned worker processes can run it.
     """
-    out_dir, seed, split, kind, index = job[:5]
-    qa_per_clip = int(job[5]) if len(job) > 5 else 1
+    out_dir, seed, split, kind, index, qa_per_clip = job
     out_dir = Path(out_dir)
     spec = clip_spec(seed, split, index) if kind == "clip" else dense_spec(seed, split, index)
     rel = f"media/{spec['id']}.mp4"

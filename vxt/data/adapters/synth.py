@@ -61,7 +61,7 @@ def synth_adapter(ctx: PrepareContext) -> AdapterResult:
     jobs = []
     for split, (n, nd) in counts.items():
         jobs += [(str(ctx.out), seed, split, "clip", i, qa_per_clip) for i in range(n)]
-        jobs += [(str(ctx.out), seed, split, "dense", i) for i in range(nd)]
+        jobs += [(str(ctx.out), seed, split, "dense", i, qa_per_clip) for i in range(nd)]
     # dense videos first: they are the longest, so the pool ends evenly
     jobs.sort(key=lambda j: j[3] != "dense")
     results: dict[tuple, dict] = {}
