@@ -20,6 +20,19 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models gain nothing from intra-op threads, and on a busy 2-core box their spinning workers
+    slow everything down: a test module that trains or runs tiny models uses one thread
+    (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def run_cli(capsys):
     """Run ``vxt ARGS`` in-process; returns (exit_code, stdout, stderr)."""

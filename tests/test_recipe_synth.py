@@ -67,7 +67,7 @@ def test_ablate_runs_every_cell_for_every_seed_and_reports_mean_and_std(synth_re
     args = ["--grids", "tokenization k", "--seeds", "0 1", "--k_video_values", "1 2", "--k_audio_values", "1",
             "--epochs", "1", "--max_steps", "1", "--batch_size", "4", "--eval_limit", "2", "--jobs", "2",
             "--score_args", "--no-java", "--python", sys.executable]
-    res = _run("ablate.sh", cwd, *args)
+    _run("ablate.sh", cwd, *args)
     out = cwd / "exp" / "synth" / "ablations"
     plan = [line.split("\t") for line in (out / "plan.tsv").read_text().splitlines()]
     # tokenization: gumbel, frozen, feature; k: K_v 1 (the gumbel run), 2 -- each for seeds 0 and 1

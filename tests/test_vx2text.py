@@ -15,13 +15,8 @@ from vxt.models import build_model, load_model
 from vxt.models.vx2text import VX2Text
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from intra-op threads; one thread keeps the file fast on a busy 2-core box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# tiny models: one intra-op thread (conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 VIDEO_LABELS = ["moves left", "moves right", "grows", "shrinks", "blinks", "stays still"]
