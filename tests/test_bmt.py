@@ -10,15 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from vxt.errors import VxtError
-from vxt.models.dense_common import (
-    Attention,
-    WordVocab,
-    build_dense_model,
-    build_vocab,
-    label_smoothing_kl,
-    load_dense_model,
-    tokenize,
-)
+from vxt.models.dense import build_dense_model, load_dense_model
+from vxt.nn.attention import Attention
+from vxt.nn.losses import label_smoothing_kl
+from vxt.nn.vocab import WordVocab, build_vocab, tokenize
 
 CAPTIONS = [
     "a woman runs down the track.",

@@ -72,7 +72,7 @@ def test_train_runs_both_stages(exp):
     assert cap["metric"] == "CIDEr" and prop["metric"] == "F1"  # METEOR when Java is there
     assert 0.0 <= prop["value"] <= 1.0
     cfg = json.loads((exp / "best" / "config.json").read_text())
-    assert cfg["class"] == "vxt.models.dense_task:DenseTaskModel" and cfg["task"] == "dense"
+    assert cfg["class"] == "vxt.models.dense:DenseTaskModel" and cfg["task"] == "dense"
     assert cfg["stage"] == "proposals" and cfg["proposals_on"] == "encoder"
     assert cfg["captioner_config"]["arch"] == "bmt" and cfg["generator_config"]["stream_dims"]
     # the proposals stage kept the captioner's weights (frozen) and did not train them
@@ -121,7 +121,7 @@ def test_decode_on_ground_truth_segments(vxt, data, exp, tmp_path):
 
 
 def test_decode_top_k_and_nms(vxt, data, exp, tmp_path):
-    from vxt.models.proposals import segment_tiou
+    from vxt.decoding.events import segment_tiou
 
     preds_path = tmp_path / "nms.json"
     code, _, err = vxt("decode", data, "--task", "dense", "--split", "test", "--ckpt", exp, "--set", "top_k=8",
@@ -166,7 +166,7 @@ def test_missing_audio_is_masked_not_noise(data, exp):
 
 
 def test_features_cached_once_and_deterministic(data, exp, monkeypatch):
-    from vxt.data.feature_store import FeatureStore
+    from vxt.modalities.feature_store import FeatureStore
     from vxt.data.loader import task_examples
     from vxt.utils import read_json
 
@@ -186,7 +186,7 @@ def test_backbone_weights_from_a_classifier_dir(data, tmp_path):
     """--video-weights (e.g. a `vxt train --task classify` dir) changes the features and the cache key."""
     import torch
 
-    from vxt.data.feature_store import FeatureStore
+    from vxt.modalities.feature_store import FeatureStore
     from vxt.data.loader import task_examples
     from vxt.modalities import create_classifier
 
@@ -313,7 +313,8 @@ def test_proposals_to_events_captions_everything_in_one_call():
 
 
 def test_random_baseline_is_seeded_and_in_range():
-    from vxt.decoding.events import random_segments_baseline, score_dense_predictions
+    from vxt.decoding.events import random_segments_baseline
+    from vxt.metrics.dense_examples import score_dense_predictions
 
     train = [{"id": "t", "events": [{"start": 0, "end": 1, "sentence": "a b"}, {"start": 1, "end": 2, "sentence": "a b"},
                                     {"start": 2, "end": 3, "sentence": "c"}]}]

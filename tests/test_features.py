@@ -79,8 +79,9 @@ def test_pad_streams():
 
 @pytest.mark.parametrize("combine,d_video", [("sum", 1024), ("concat", 2048)])
 def test_real_features_through_tiny_bmt_and_proposals(feat_dir, combine, d_video):
-    from vxt.models.dense_common import build_dense_model, build_vocab
-    from vxt.models.proposals import ProposalGenerator
+    from vxt.models.dense import build_dense_model
+    from vxt.nn.vocab import build_vocab
+    from vxt.models.dense.proposals import ProposalGenerator
 
     f = load_bmt_features(feat_dir, NAME, combine=combine, duration=DURATION)
     video, vmask = pad_streams([f["video"]], d_video)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from vxt.errors import VxtError
-from vxt.models.dense_common import build_dense_model, build_vocab, load_dense_model
+from vxt.models.dense import build_dense_model, load_dense_model
+from vxt.nn.vocab import build_vocab
 
 CAPTIONS = [
     "a woman runs down the track.",

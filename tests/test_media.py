@@ -172,7 +172,7 @@ def test_frame_folder_clips(tmp_path, monkeypatch):
         Image.fromarray(frame_image(i, 96, 64)).save(folder / f"{i + 1:05d}.jpg", quality=95)
     opened = []
     orig = media._load_image
-    monkeypatch.setattr(media, "_load_image", lambda p, s: (opened.append(p.name), orig(p, s))[1])
+    monkeypatch.setattr(media.frames, "_load_image", lambda p, s: (opened.append(p.name), orig(p, s))[1])
     clips = read_frame_folder_clips(folder, 3.0, 2, 4, 24)
     # clips of 4/3 s centred at 2.5 and 7.5 s -> start 1.83 s -> frame round(5.5) = 6, then 21.
     assert clips.shape == (2, 4, 24, 24, 3) and clips.dtype == np.uint8

@@ -9,14 +9,8 @@ import pytest
 import torch
 
 from vxt.errors import VxtError
-from vxt.models.proposals import (
-    EncoderProposalModel,
-    ProposalGenerator,
-    fit_anchors,
-    nms_segments,
-    odd_ceil,
-    segment_tiou,
-)
+from vxt.decoding.events import nms_segments, segment_tiou
+from vxt.models.dense.proposals import EncoderProposalModel, ProposalGenerator, fit_anchors, odd_ceil
 
 
 # tiny models: one intra-op thread (conftest.one_torch_thread)
@@ -193,7 +187,8 @@ def test_missing_audio_stream_is_skipped_not_noise():
 
 
 def test_on_a_frozen_bmt_encoder_and_save_load(tmp_path):
-    from vxt.models.dense_common import build_dense_model, build_vocab
+    from vxt.models.dense import build_dense_model
+    from vxt.nn.vocab import build_vocab
 
     torch.manual_seed(0)
     bmt = build_dense_model("bmt-tiny", {"d_video": 8, "d_audio": 4}, build_vocab(["a man runs"]))

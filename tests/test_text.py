@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vxt.errors import VxtError
-from vxt.models import text as textlib
+from vxt.models.vx2text import text as textlib
 
 
 # tiny models: one intra-op thread (conftest.one_torch_thread)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from vxt.models.tokenization import (
+from vxt.models.vx2text.tokenization import (
     CategoryEmbedding,
     FeatureEmbedding,
     gumbel_topk,
@@ -122,7 +122,7 @@ def test_pool_clips_and_time_order():
 
 
 def _tokenizer():
-    from vxt.models.text import train_tokenizer
+    from vxt.models.vx2text.text import train_tokenizer
 
     return train_tokenizer(VIDEO_LABELS + AUDIO_LABELS + ["a red circle"], None, vocab_size=150)
 

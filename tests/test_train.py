@@ -140,7 +140,10 @@ def test_decode_an_mp4_with_explain(run_cli, tiny_synth, caption_exp, tmp_path, 
     assert "video tokens" in stdout and "audio tokens" in stdout
     labels = (tiny_synth / "labels" / "video.txt").read_text().split()
     assert any(word in stdout for word in labels)
-    preds = json.loads((tmp_path / "preds.json").read_text())
+    # a decode of a media file without --out is named after the input (never a shared ./preds.json)
+    out = tmp_path / f"{video.stem}.caption.preds.json"
+    assert f"wrote {out.name}" in stdout and not (tmp_path / "preds.json").exists()
+    preds = json.loads(out.read_text())
     assert preds["predictions"][0]["id"] == video.stem
 
 

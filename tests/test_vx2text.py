@@ -283,7 +283,7 @@ def test_load_errors(tmp_path):
 def test_t5_saved_to_a_dir_loads_as_the_text_backbone(data_dir, tmp_path):
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from vxt.models.text import data_tokenizer
+    from vxt.models.vx2text.text import data_tokenizer
 
     tok = data_tokenizer(data_dir, [])
     torch.manual_seed(3)
@@ -306,7 +306,7 @@ def test_t5_saved_to_a_dir_loads_as_the_text_backbone(data_dir, tmp_path):
 def test_backbone_dir_with_its_own_tokenizer_gets_the_special_tokens(data_dir, tmp_path):
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from vxt.models.text import train_tokenizer
+    from vxt.models.vx2text.text import train_tokenizer
 
     own = train_tokenizer(["a tokenizer of another model", *VIDEO_LABELS, *AUDIO_LABELS], None, vocab_size=120,
                           extra_tokens=())

@@ -16,7 +16,6 @@ from pathlib import Path
 from vxt.errors import MediaError, VxtError
 from vxt.utils import err_console
 
-QUESTION_TASKS = ("qa", "dialog")
 
 
 @dataclass
@@ -100,35 +99,17 @@ def media_example(path: Path, task: str, req: DecodeRequest) -> dict:
     return ex
 
 
-def load_media(ex: dict, settings) -> dict:
-    """Decode the clips and the log-mel an example needs, as the media cache would."""
-    from vxt.data.media import log_mel, read_audio, read_clips
-
-    missing = set(ex.get("missing", []))
-    media: dict = {"video": None, "audio": None}
-    kw = {"start": ex.get("start"), "end": ex.get("end")}
-    if "video" not in missing:
-        media["video"] = read_clips(ex["video"], settings.num_clips, settings.frames, settings.size, fps=settings.fps,
-                                    mode="uniform", **kw)
-    if "audio" not in missing:
-        wave = read_audio(ex["video"], sr=settings.audio_sr, **kw)
-        media["audio"] = log_mel(wave, sr=settings.audio_sr).numpy()
-    return media
-
-
 def decode(req: DecodeRequest) -> dict:
     """Predictions for ``req``: the ``preds.json`` object plus ``failed`` (path -> reason) and ``explain`` rows."""
-    from vxt.data.cache import DecodeSettings, MediaCache
-    from vxt.data.loader import task_examples
+    from vxt.data.cache import DecodeSettings, MediaCache, load_media
+    from vxt.tasks import get_task_entry
     from vxt.train.evaluate import predict_examples
 
     if not req.inputs:
         raise VxtError("nothing to decode: give media files or a data dir")
-    if req.task == "qa" and len(req.inputs) == 1 and not _is_data_dir(Path(req.inputs[0])):
-        if not req.question or not req.candidates:
-            raise VxtError("--task qa on a media file needs --question and --candidates")
-    if req.task == "dialog" and not _is_data_dir(Path(req.inputs[0])) and not req.question:
-        raise VxtError("--task dialog on a media file needs --question (and optionally --history)")
+    task = get_task_entry(req.task)
+    if not _is_data_dir(Path(req.inputs[0])):
+        task.check_media_inputs(req)
     model, ckpt = load_for_task(req.task, req.ckpt, req.exp_root)
     settings = DecodeSettings(**(model.config.get("decode") or {}))
     beam = 1 if req.greedy else req.beam
@@ -141,7 +122,7 @@ def decode(req: DecodeRequest) -> dict:
         raise VxtError("--features and --set apply to --task dense models only")
     needs_media = getattr(model, "needs_media", True)  # dense models read their own feature streams
     if from_dir:
-        examples = task_examples(first, req.split, req.task)
+        examples = task.examples(first, req.split)
         if req.limit:
             examples = examples[: req.limit]
         if not examples:
@@ -173,19 +154,7 @@ def decode(req: DecodeRequest) -> dict:
     rows, explain = [], []
     for p in preds:
         ex = by_id.get(p["id"], {})
-        row = {"id": p["id"], "prediction": p["prediction"]}
-        if ex.get("targets"):
-            row["references"] = ex["targets"]
-        if "choice" in p:
-            row["choice"] = p["choice"]
-        if "answer" in ex:
-            row["answer"] = ex["answer"]
-        if "events" in p:
-            row["events"] = p["events"]
-        if req.task == "dense" and ex.get("events"):
-            row["reference_events"] = ex["events"]
-            row["duration"] = ex.get("duration")
-        rows.append(row)
+        rows.append(task.prediction_row(p, ex))
         if "explain" in p:
             explain.append({"id": p["id"], **p["explain"], "prediction": p["prediction"]})
     return {

@@ -32,6 +32,12 @@ class Entry:
     builder: Callable[..., Any]
     default_config: dict = field(default_factory=dict)
     description: str = ""
+    #: models: the tasks this entry serves (``vxt train --task T --model M`` checks it)
+    tasks: tuple[str, ...] = ()
+    #: models: the training strategy that trains it (``vxt.train.strategies``; None = the task's default)
+    strategy: str | None = None
+    #: anything else an entry declares (e.g. a staged strategy's stage plan)
+    meta: dict = field(default_factory=dict)
 
 
 class Registry:
@@ -41,14 +47,15 @@ class Registry:
         self._entries: dict[str, Entry] = {}
         self._loaded = False
 
-    def register(self, name: str, default_config: dict | None = None, description: str = ""):
+    def register(self, name: str, default_config: dict | None = None, description: str = "",
+                 tasks: tuple[str, ...] | list[str] = (), strategy: str | None = None, **meta):
         def deco(fn):
             if name in self._entries and self._entries[name].builder is not fn:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             doc = description or (fn.__doc__ or "").strip().splitlines()[0:1]
             if isinstance(doc, list):
                 doc = doc[0] if doc else ""
-            self._entries[name] = Entry(name, fn, dict(default_config or {}), doc)
+            self._entries[name] = Entry(name, fn, dict(default_config or {}), doc, tuple(tasks), strategy, dict(meta))
             return fn
 
         return deco
@@ -91,6 +98,11 @@ class Registry:
     def create(self, name: str, *args, **kwargs):
         return self.get(name).builder(*args, **kwargs)
 
+    def serving(self, task: str) -> list[str]:
+        """The names of the entries that declare ``task`` among their tasks."""
+        self._load()
+        return sorted(n for n, e in self._entries.items() if task in e.tasks)
+
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
     """Parse ``--set key=value`` pairs; values are JSON when they parse, else strings.
@@ -128,7 +140,8 @@ def merge_config(base: dict, overrides: dict) -> dict:
 
 
 # The registries of vxt. Modules listed here are imported on first lookup.
-MODELS = Registry("model", modules=("vxt.models.vx2text", "vxt.models.bmt", "vxt.models.mdvc"))
+MODELS = Registry("model", modules=("vxt.models.vx2text", "vxt.models.dense", "vxt.models.classify"))
 ADAPTERS = Registry("dataset", modules=("vxt.data.adapters",))
 CLASSIFIERS = Registry("modality classifier", modules=("vxt.modalities.video", "vxt.modalities.audio"))
-TASKS = Registry("task", modules=("vxt.tasks",))
+TASKS = Registry("task", modules=("vxt.tasks.text", "vxt.tasks.dense", "vxt.tasks.classify"))
+STRATEGIES = Registry("training strategy", modules=("vxt.train.strategies",))

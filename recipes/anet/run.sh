@@ -53,7 +53,7 @@ fi
 
 if stage_on 2 "features ($([ -n "$features" ] && echo "pre-extracted: $features" || echo "extracted with the $model backbones"))"; then
   done_or_run "$data/features/.ready-$model" bash -c \
-    '"$0" -m vxt.data.feature_store --data "$1" --model "$2" "${@:3}" && mkdir -p "$1/features" && touch "$1/features/.ready-$2"' \
+    '"$0" -m vxt.models.dense.extract --data "$1" --model "$2" "${@:3}" && mkdir -p "$1/features" && touch "$1/features/.ready-$2"' \
     "$python" "$data" "$model" "${feat_args[@]}" "${set_args[@]}" "${extra_train_args[@]}"
 fi
 

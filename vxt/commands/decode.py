@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         explain: bool = typer.Option(False, "--explain", help="Show the category tokens each modality contributed and the text inputs."),
         limit: Optional[int] = typer.Option(None, "--limit", help="With a data dir: decode only the first N examples."),
         batch_size: int = typer.Option(16, "--batch-size"),
-        out: Optional[str] = typer.Option(None, "--out", help="Where to write preds.json (default: the experiment dir for a data dir, ./preds.json for media files)."),
+        out: Optional[str] = typer.Option(None, "--out", help="Where to write preds.json (default: the experiment dir's preds_<split>.json for a data dir; ./<video stem>.<task>.preds.json for media files)."),
         features: Optional[str] = typer.Option(None, "--features", help="--task dense: a folder of pre-extracted features (<name>_rgb/_flow/_vggish.npy, BMT's layout)."),
         set_: Optional[List[str]] = typer.Option(None, "--set", help="--task dense decode options, key=value: top_k, nms, segments=gt|proposals, captioner=<caption exp dir>, feature_combine=sum|concat."),
     ) -> None:
@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
 
         from vxt.inference import DecodeRequest, decode as run_decode
         from vxt.registry import parse_overrides
+        from vxt.tasks import get_task_entry
         from vxt.utils import console, write_json
 
         cands = None
@@ -50,62 +51,11 @@ def register(app: typer.Typer) -> None:
                 exp = exp.parent if exp.name == "best" else exp
                 out = str(exp / f"preds_{split}.json")
             else:
-                out = "preds.json"
+                # beside the user's other outputs, named after the input (never a shared ./preds.json)
+                more = f"+{len(inputs) - 1}" if len(inputs) > 1 else ""
+                out = f"{first.stem}{more}.{task}.preds.json"
         write_json(out, preds)
-        _print(preds, result["explain"] if explain else None, console())
+        get_task_entry(preds["task"]).print_predictions(preds, result["explain"] if explain else None, console())
         if result["failed"]:
             console().print(f"[yellow]{len(result['failed'])} input(s) skipped[/]: " + ", ".join(result["failed"]))
         console().print(f"wrote {out}")
-
-
-def _print(preds: dict, explain: list | None, con) -> None:
-    from rich.table import Table
-
-    rows = preds["predictions"]
-    if preds["task"] == "dense":
-        _print_dense(rows, con)
-        return
-    if explain:
-        table = Table(title="what the language model saw", show_lines=True)
-        for col in ("id", "video tokens", "audio tokens", "text inputs", "prediction"):
-            table.add_column(col, overflow="fold")
-        for e in explain:
-            text = e.get("text") or {}
-            text_s = "\n".join(f"[b]{k}[/b]: {v}" for k, v in text.items() if v)
-            table.add_row(e["id"], ", ".join(e.get("video") or []) or "-", ", ".join(e.get("audio") or []) or "-",
-                          text_s or "-", e["prediction"])
-        con.print(table)
-        return
-    if len(rows) > 20:
-        con.print(f"{len(rows)} predictions (first 20):")
-    table = Table(title=f"vxt decode --task {preds['task']}")
-    table.add_column("id")
-    table.add_column("prediction", overflow="fold")
-    if any("references" in r for r in rows[:20]):
-        table.add_column("reference", overflow="fold")
-    for r in rows[:20]:
-        cells = [r["id"], r["prediction"]]
-        if any("references" in x for x in rows[:20]):
-            cells.append((r.get("references") or [""])[0])
-        table.add_row(*cells)
-    con.print(table)
-
-
-def _print_dense(rows: list, con, n_best: int = 10, max_videos: int = 5) -> None:
-    """A timeline per video: its ``n_best`` most confident events, sorted by start time."""
-    from rich.table import Table
-
-    if len(rows) > max_videos:
-        con.print(f"{len(rows)} videos (first {max_videos}):")
-    for r in rows[:max_videos]:
-        events = r.get("events") or []
-        best = sorted(events[:n_best], key=lambda e: (float(e["start"]), float(e["end"])))
-        title = f"{r['id']}: {len(best)} of {len(events)} events (most confident first, shown by start time)"
-        table = Table(title=title, title_justify="left")
-        for col, kw in (("start", {"justify": "right"}), ("end", {"justify": "right"}), ("score", {"justify": "right"}),
-                        ("caption", {"overflow": "fold"})):
-            table.add_column(col, **kw)
-        for e in best:
-            table.add_row(f"{float(e['start']):.1f}s", f"{float(e['end']):.1f}s", f"{float(e.get('score', 0.0)):.2f}",
-                          e.get("sentence", ""))
-        con.print(table)

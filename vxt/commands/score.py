@@ -45,6 +45,7 @@ def register(app: typer.Typer) -> None:
         if not no_java:
             require_java()  # before anything else: a missing Java is said in one line, with the fix
         from vxt.metrics import run
+        from vxt.tasks import task_scorers
         from vxt.utils import console, write_json
 
         try:
@@ -56,7 +57,7 @@ def register(app: typer.Typer) -> None:
         if max_proposals < 1:
             raise VxtError(f"--max-proposals must be at least 1, got {max_proposals}")
         opts = run.ScoreOptions(java=not no_java, strict=strict, sacrebleu=sacrebleu, max_proposals=max_proposals,
-                                tious=tiou_list, seed=seed, workers=workers)
+                                tious=tiou_list, seed=seed, workers=workers, task_scorers=task_scorers())
         pairs = run.pair_inputs([str(p) for p in preds], refs)
         results = run.score_files(pairs, opts, warn=_warn)
         mean = run.mean_over_pairs(results)

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         """Train the text tokenizer and write tokens/<split>.jsonl (category names each classifier gives)."""
         from rich.table import Table
 
-        from vxt.data.tokens import tokenize as run
+        from vxt.models.vx2text.tokens import tokenize as run
         from vxt.utils import console
 
         result = run(data, backbone=backbone, vocab_size=vocab_size, force=force,

@@ -10,9 +10,9 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
-        task: str = typer.Option(..., "--task", help="caption | qa | dialog | dense | classify"),
+        task: str = typer.Option(..., "--task", help="caption | qa | dialog | dense | classify (the task registry)"),
         data: str = typer.Option("data/synth", "--data", help="A data dir made by `vxt prepare`."),
-        model: str = typer.Option("vx2text-tiny", "--model", help="A model registry name (vx2text-tiny, vx2text-small, vx2text-base, bmt, mdvc, ...)."),
+        model: Optional[str] = typer.Option(None, "--model", help="A model registry name serving the task (default: the task's: vx2text-tiny for caption/qa/dialog, classifier for classify; dense: bmt, bmt-tiny, mdvc or mdvc-tiny)."),
         tokenization: Optional[str] = typer.Option(None, "--tokenization", help="gumbel (default) | frozen | feature"),
         head: Optional[str] = typer.Option(None, "--head", help="QA head: generative (default) | discriminative"),
         objective: Optional[str] = typer.Option(None, "--objective", help="QA objective: qa (default) | qa+qg | cycle"),
@@ -38,14 +38,11 @@ def register(app: typer.Typer) -> None:
         set_: Optional[List[str]] = typer.Option(None, "--set", help="Override any model config field: key=value (JSON values, dotted keys)."),
     ) -> None:
         """Train a model on a data dir; writes an experiment dir (checkpoints, metrics.jsonl)."""
-        from vxt.registry import parse_overrides
+        from vxt.registry import TASKS, parse_overrides
         from vxt.train.loop import TrainOptions, train as run_train
-        from vxt.errors import VxtError
         from vxt.utils import console
 
-        tasks = ("caption", "qa", "dialog", "dense", "classify")
-        if task not in tasks:
-            raise VxtError(f"unknown task {task!r} (one of {', '.join(tasks)})")
+        TASKS.get(task)  # an unknown task: one line listing the known ones
         overrides = parse_overrides(set_)
         for key, value in (("tokenization", tokenization), ("head", head), ("objective", objective),
                            ("video_weights", video_weights), ("audio_weights", audio_weights),
@@ -54,26 +51,13 @@ def register(app: typer.Typer) -> None:
                 overrides[key] = value
         if modalities:
             overrides["modalities"] = [m.strip() for m in modalities.split(",") if m.strip()]
-        if task == "classify" and modality is None:
-            raise VxtError("--task classify needs --modality video or --modality audio")
-        if task == "classify":
-            weights = video_weights if modality == "video" else audio_weights
-            overrides.pop("video_weights", None)
-            overrides.pop("audio_weights", None)
-            if weights:
-                overrides["weights"] = weights
         opts = TrainOptions(
             task=task, data=data, model=model, overrides=overrides, out=out, epochs=epochs, max_steps=max_steps,
             batch_size=batch_size, lr=lr, train_fraction=train_fraction, seed=seed, resume=resume,
             save_every=save_every, nproc=nproc, modality=modality, eval_beam=eval_beam,
             eval_limit=eval_limit or None, device=device,
         )
-        if task == "dense":
-            from vxt.models.dense_task import train_stages
-
-            summary = train_stages(opts, run_train)
-        else:
-            summary = run_train(opts)
+        summary = run_train(opts)
         if summary:
             best = summary.get("best")
             best_s = "n/a" if best is None else f"{best:.4f}"

@@ -447,3 +447,19 @@ class MediaCache:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def load_media(ex: dict, settings) -> dict:
+    """Decode the clips and the log-mel an example needs, as the media cache would."""
+    from vxt.data.media import log_mel, read_audio, read_clips
+
+    missing = set(ex.get("missing", []))
+    media: dict = {"video": None, "audio": None}
+    kw = {"start": ex.get("start"), "end": ex.get("end")}
+    if "video" not in missing:
+        media["video"] = read_clips(ex["video"], settings.num_clips, settings.frames, settings.size, fps=settings.fps,
+                                    mode="uniform", **kw)
+    if "audio" not in missing:
+        wave = read_audio(ex["video"], sr=settings.audio_sr, **kw)
+        media["audio"] = log_mel(wave, sr=settings.audio_sr).numpy()
+    return media

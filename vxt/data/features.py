@@ -148,3 +148,19 @@ def pad_streams(rows: Sequence[np.ndarray | None], dim: int, min_len: int = 1):
         x[i, : len(r)] = torch.from_numpy(np.ascontiguousarray(r, dtype=np.float32))
         mask[i, : len(r)] = True
     return x, mask
+
+
+def example_duration(example: dict, path: Path | None = None) -> float:
+    """The length of a dense example's video in seconds (manifest ``duration``, ``end``, or a probe)."""
+    for key in ("duration", "end"):
+        v = example.get(key)
+        if isinstance(v, (int, float)) and v > 0:
+            return float(v)
+    if path is not None:
+        from vxt.data.media import probe
+
+        info = probe(path)
+        if info.duration:
+            return float(info.duration)
+    raise DataError("a dense example needs a duration (manifest 'duration', or a media file to probe)",
+                    example_id=example.get("id"))

@@ -28,30 +28,13 @@ def dataset_meta(data_dir: str | Path) -> dict:
         raise DataError(f"malformed JSON at line {e.lineno}", path=str(p)) from None
 
 
-def task_examples(data_dir: str | Path, split: str, task: str, modality: str | None = None) -> list[dict]:
-    """The examples of ``split`` that serve ``task``.
+def task_examples(data_dir: str | Path, split: str, task: str) -> list[dict]:
+    """The examples of ``split`` whose manifest ``task`` is ``task`` (an example without one serves any).
 
-    ``classify`` uses every example whose ``labels`` name its classes, one per
-    media item (so a clip serving caption, qa and dialog counts once), except
-    dense-captioning videos (several events, each with its own labels), and,
-    with ``modality``, only items that have that modality.
+    Tasks that select otherwise (``classify``: one example per media item) do
+    so in their registry entry (:meth:`vxt.tasks.base.Task.examples`).
     """
-    examples = load_split(data_dir, split)
-    if task == "classify":
-        seen: set[tuple] = set()
-        out = []
-        for ex in examples:
-            if "labels" not in ex or "video" not in ex and "audio" not in ex or ex.get("task") == "dense":
-                continue
-            if modality is not None and (modality in ex.get("missing", []) or not ex["labels"].get(modality)):
-                continue
-            key = (ex.get("video") or ex.get("audio"), ex.get("start"), ex.get("end"))
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append(ex)
-        return out
-    return [ex for ex in examples if ex.get("task", task) == task]
+    return [ex for ex in load_split(data_dir, split) if ex.get("task", task) == task]
 
 
 def subsample(examples: list[dict], fraction: float, seed: int) -> list[dict]:

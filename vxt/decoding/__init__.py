@@ -1,4 +1,5 @@
-"""Decoding: greedy and batched beam search on a T5 decoder, and candidate scoring.
+"""Decoding: greedy and batched beam search on a T5 decoder, candidate scoring, greedy decoding of
+any step function, and dense events from proposals (:mod:`vxt.decoding.events`).
 
 ``DecodingOptions`` is importable without torch; the decoders are loaded on
 first access (``from vxt.decoding import BeamSearchDecoder``).
@@ -15,6 +16,7 @@ _LAZY = {
     "BeamSearchDecoder": "vxt.decoding.search",
     "decode": "vxt.decoding.search",
     "score_candidates": "vxt.decoding.scoring",
+    "greedy_decode": "vxt.decoding.greedy",
 }
 
 __all__ = ["DecodingOptions", *_LAZY]

@@ -6,10 +6,7 @@
   captioned in one call of a caption function (batched greedy decoding in the
   captioner), then put back per video in proposal order (best first: the
   ActivityNet protocol keeps the first ``max_proposals`` of a video).
-* :func:`score_dense_predictions`: the ActivityNet Captions protocol
-  (:func:`vxt.metrics.score_dense`) on predictions aligned with manifest
-  examples; predictions whose events carry no sentence (proposal-only
-  validation) get the detection metrics alone (precision, recall, F1).
+* :func:`segment_tiou`, :func:`nms_segments`: tIoU of segment sets and greedy NMS;
 * :func:`random_segments_baseline`: seeded uniform random segments with the
   training set's most common sentence (or a random training caption): the
   floor a trained dense captioner has to clear.
@@ -21,6 +18,10 @@ import random
 from collections import Counter
 from typing import Callable, Sequence
 
+import numpy as np
+
+from vxt.data.features import example_duration
+
 Segment = tuple[float, float]
 
 
@@ -28,10 +29,6 @@ def select_proposals(proposals: Sequence[dict], top_k: int = 100, nms: float | N
     """The ``top_k`` best proposals (``{"start", "end", "score"}``) by score, after greedy NMS at tIoU ``nms``."""
     props = sorted(proposals, key=lambda p: -float(p.get("score", 0.0)))
     if nms is not None and len(props) > 1:
-        import numpy as np
-
-        from vxt.models.proposals import nms_segments
-
         segs = np.asarray([[float(p["start"]), float(p["end"])] for p in props], dtype=np.float64)
         scores = np.asarray([float(p.get("score", 0.0)) for p in props], dtype=np.float64)
         keep = nms_segments(segs, scores, float(nms), int(top_k))
@@ -74,76 +71,33 @@ def timeline_text(events: Sequence[dict], n: int = 5) -> str:
     return "; ".join(f"[{float(e['start']):.1f}-{float(e['end']):.1f}] {e.get('sentence', '')}".rstrip() for e in best)
 
 
-# ---------------------------------------------------------------- scoring
+def segment_tiou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """tIoU between segments a [N, 2] and b [M, 2] (start, end) -> [N, M]."""
+    inter = np.clip(np.minimum(a[:, None, 1], b[None, :, 1]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    union = (a[:, None, 1] - a[:, None, 0]) + (b[None, :, 1] - b[None, :, 0]) - inter
+    return inter / np.maximum(union, 1e-8)
 
 
-def references_of(examples: Sequence[dict]) -> dict[str, dict]:
-    """ActivityNet-style references ``{id: {"duration", "timestamps", "sentences"}}`` of dense examples."""
-    refs = {}
-    for ex in examples:
-        evs = ex.get("events") or []
-        if not evs:
-            continue
-        refs[str(ex["id"])] = {
-            "duration": ex.get("duration"),
-            "timestamps": [[float(e["start"]), float(e["end"])] for e in evs],
-            "sentences": [str(e.get("sentence", "")) for e in evs],
-        }
-    return refs
+def nms_segments(segments: np.ndarray, scores: np.ndarray, threshold: float, top_k: int) -> np.ndarray:
+    """Greedy NMS: indices (into ``segments``, by descending score) kept, at most ``top_k``.
 
-
-def detection_scores(pred_segments: dict[str, Sequence[Segment]], ref_files: Sequence[dict],
-                     tious: Sequence[float] = (0.3, 0.5, 0.7, 0.9), max_proposals: int = 100) -> dict:
-    """Proposal precision / recall / F1 of the ActivityNet protocol (no captions needed).
-
-    Uses the official rule of :mod:`vxt.metrics.dense` (``tIoU > t``, best
-    reference file per video, averaged over videos, then over thresholds;
-    F1 from the averaged precision and recall).
+    A segment is dropped when its tIoU with a kept, higher-scoring one is >= ``threshold``.
     """
-    from vxt.metrics.dense import _detection, _f1, tiou
-
-    vids = sorted(set().union(*[set(r) for r in ref_files]))
-    preds = {v: [(float(s), float(e), "") for s, e in list(segs)[:max_proposals]] for v, segs in pred_segments.items()}
-    ious = {}
-    for v in vids:
-        if v not in preds:
+    order = np.argsort(-scores, kind="stable")
+    kept: list[int] = []
+    suppressed = np.zeros(len(order), dtype=bool)
+    seg = segments[order]
+    for i in range(len(order)):
+        if suppressed[i]:
             continue
-        ious[v] = [[[tiou((s, e), ts) for ts in refs[v]["timestamps"]] if v in refs else None for refs in ref_files]
-                   for s, e, _ in preds[v]]
-    per_tiou, ps, rs = {}, [], []
-    for t in tious:
-        p, r = _detection(preds, ref_files, vids, ious, float(t))
-        per_tiou[f"{t:g}"] = {"Precision": p, "Recall": r, "F1": _f1(p, r)}
-        ps.append(p)
-        rs.append(r)
-    p, r = sum(ps) / len(ps), sum(rs) / len(rs)
-    return {"Precision": p, "Recall": r, "F1": _f1(p, r), "per_tiou": per_tiou, "n_videos": len(vids)}
+        kept.append(int(order[i]))
+        if len(kept) >= top_k:
+            break
+        if i + 1 < len(order):
+            ious = segment_tiou(seg[i: i + 1], seg[i + 1:])[0]
+            suppressed[i + 1:] |= ious >= threshold
+    return np.asarray(kept, dtype=np.int64)
 
-
-def score_dense_predictions(examples: Sequence[dict], preds: Sequence[dict], *, java: bool | None = None,
-                            max_proposals: int = 100) -> dict:
-    """Metrics of dense predictions (``{"id", "events"}``) against the examples' events (fractions).
-
-    When no predicted event has a ``sentence`` field (proposal-only
-    validation), only Precision, Recall and F1 are computed.
-    """
-    from vxt.metrics import java_available, score_dense
-    from vxt.metrics.meteor import shared_meteor
-
-    refs = references_of(examples)
-    if not refs:
-        return {}
-    pred_events = {str(p["id"]): list(p.get("events") or []) for p in preds if str(p["id"]) in refs}
-    captioned = any("sentence" in e for evs in pred_events.values() for e in evs)
-    if not captioned:
-        segs = {v: [(e["start"], e["end"]) for e in evs] for v, evs in pred_events.items()}
-        res = detection_scores(segs, [refs], max_proposals=max_proposals)
-        return {k: float(v) for k, v in res.items() if isinstance(v, float)}
-    use_java = java_available() if java is None else java
-    res = score_dense(pred_events, [refs], java=use_java, max_proposals=max_proposals, workers=1,
-                      meteor=shared_meteor() if use_java else None)
-    keep = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr", "Precision", "Recall", "F1")
-    return {k: float(res[k]) for k in keep if k in res}
 
 
 # ---------------------------------------------------------------- the random baseline
@@ -164,8 +118,6 @@ def random_segments_baseline(examples: Sequence[dict], train_examples: Sequence[
     if not sentences:
         raise ValueError("the training examples hold no event sentences")
     common = sorted(Counter(sentences).items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-    from vxt.data.feature_store import example_duration
-
     out = []
     for ex in examples:
         dur = example_duration(ex)

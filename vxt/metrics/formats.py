@@ -38,6 +38,8 @@ from typing import Any
 from vxt.errors import DataError
 
 KINDS = ("caption", "qa", "dense")
+#: which scorer reads a vxt preds.json of each task; `vxt score` passes the task registry's own mapping
+#: (each task names its scorer), this is the fallback for library use without the registry
 _TASK_KIND = {"caption": "caption", "dialog": "caption", "qa": "qa", "dense": "dense"}
 
 
@@ -95,14 +97,14 @@ def _need(cond: bool, msg: str, path: str) -> None:
 # ---------------------------------------------------------------- predictions
 
 
-def load_predictions(path: str | Path) -> Predictions:
+def load_predictions(path: str | Path, task_scorers: dict[str, str] | None = None) -> Predictions:
     """Read a predictions file in any supported format (see the module docstring)."""
     p = str(path)
     data, is_jsonl = read_any(path)
     if is_jsonl:
         return _tvc_predictions(p, data)
     if isinstance(data, dict) and "predictions" in data:
-        return _vxt_predictions(p, data)
+        return _vxt_predictions(p, data, task_scorers or _TASK_KIND)
     if isinstance(data, dict) and "results" in data:
         return _anet_predictions(p, data)
     if isinstance(data, dict) and "dialogs" in data:
@@ -128,14 +130,14 @@ def load_predictions(path: str | Path) -> Predictions:
     )
 
 
-def _vxt_predictions(p: str, data: dict) -> Predictions:
+def _vxt_predictions(p: str, data: dict, task_kind: dict[str, str]) -> Predictions:
     rows = data["predictions"]
     _need(isinstance(rows, list), "'predictions' must be a list", p)
     task = data.get("task")
     if task is None:
         task = "dense" if rows and isinstance(rows[0], dict) and "events" in rows[0] else "caption"
-    _need(task in _TASK_KIND, f"task {task!r} cannot be scored (caption, dialog, qa, dense)", p)
-    kind = _TASK_KIND[task]
+    _need(task in task_kind, f"task {task!r} cannot be scored ({', '.join(task_kind)})", p)
+    kind = task_kind[task]
     meta = {k: data[k] for k in ("task", "checkpoint", "created") if k in data}
     preds: dict[str, Any] = {}
     refs: dict[str, Any] = {}

@@ -33,6 +33,8 @@ class ScoreOptions:
     tious: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
     seed: int = 0
     workers: int | None = None
+    #: task name -> scorer (caption | qa | dense) for vxt preds.json files (None: the built-in mapping)
+    task_scorers: dict | None = None
 
 
 @dataclass
@@ -245,7 +247,7 @@ def score_files(
     """Score each (predictions file, reference files) pair; one METEOR process serves them all."""
     loaded = []
     for pred_path, ref_paths in pairs:
-        pred = load_predictions(pred_path)
+        pred = load_predictions(pred_path, opts.task_scorers)
         refs, ref_names = _load_refs(pred, ref_paths)
         loaded.append((pred, refs, ref_names))
     kinds = {p.kind for p, _, _ in loaded}

@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from vxt.data.features import example_duration
 from vxt.errors import DataError, MediaError, VxtError
 
 #: bump when the stored content changes meaning (it is part of every key)
@@ -110,22 +111,6 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
     return buf.getvalue()
-
-
-def example_duration(example: dict, path: Path | None = None) -> float:
-    """The length of a dense example's video in seconds (manifest ``duration``, ``end``, or a probe)."""
-    for key in ("duration", "end"):
-        v = example.get(key)
-        if isinstance(v, (int, float)) and v > 0:
-            return float(v)
-    if path is not None:
-        from vxt.data.media import probe
-
-        info = probe(path)
-        if info.duration:
-            return float(info.duration)
-    raise DataError("a dense example needs a duration (manifest 'duration', or a media file to probe)",
-                    example_id=example.get("id"))
 
 
 class FeatureStore:
@@ -474,56 +459,3 @@ def feature_stats(store: FeatureStore, examples: list[dict]) -> dict:
         floor = max(float(x.std()) * 1e-3, 1e-6)
         out[m] = {"mean": [float(v) for v in x.mean(0)], "std": [float(max(v, floor)) for v in std]}
     return out
-
-
-# ---------------------------------------------------------------- command line
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m vxt.data.feature_store --data DIR --model bmt``: extract a data dir's streams ahead of training.
-
-    Uses exactly the settings ``vxt train --task dense --model NAME`` would
-    (the same ``--set`` options), so training finds every video in the cache.
-    """
-    import argparse
-    import sys
-
-    ap = argparse.ArgumentParser(prog="python -m vxt.data.feature_store", description=main.__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True, help="a data dir made by `vxt prepare`")
-    ap.add_argument("--model", default="bmt", help="the dense model whose feature settings to use (bmt, bmt-tiny, ...)")
-    ap.add_argument("--splits", default="train,val,test")
-    ap.add_argument("--features", default=None, help="pre-extracted features to check instead of extracting")
-    ap.add_argument("--set", dest="sets", action="append", default=[], help="key=value, as for vxt train")
-    ap.add_argument("--video-weights", default=None)
-    ap.add_argument("--audio-weights", default=None)
-    # other `vxt train` options (a recipe passes the same extra arguments to both) do not concern features
-    args, _ = ap.parse_known_args(argv)
-    from vxt.data.loader import task_examples
-    from vxt.models.dense_task import feature_config, task_options
-    from vxt.registry import parse_overrides
-
-    try:
-        overrides = parse_overrides(args.sets)
-        if args.features:
-            overrides["features"] = args.features
-        for key in ("video_weights", "audio_weights"):
-            if getattr(args, key):
-                overrides[key] = getattr(args, key)
-        task, _ = task_options(args.model, overrides)
-        store = FeatureStore.from_config(feature_config(task), args.data)
-        examples = []
-        for split in [s.strip() for s in args.splits.split(",") if s.strip()]:
-            if (Path(args.data) / f"{split}.jsonl").exists():
-                examples += task_examples(args.data, split, "dense")
-        store.prepare(examples)
-        dv, da = store.dims(examples)
-    except VxtError as e:
-        print(f"vxt: error: {e.format()}", file=sys.stderr)
-        return e.exit_code
-    where = store.cache_dir or store.files_dir
-    print(f"features of {len(examples)} dense videos ready in {where} (video {dv}-d, audio {da}-d)")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -19,7 +19,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["build_model", "load_model"]
+from vxt.errors import VxtError
+
+__all__ = ["build_model", "checkpoint_task", "load_checkpoint", "load_model", "resolve_checkpoint"]
+
+#: class paths that older vxt versions wrote into config.json, and where those classes live now
+MOVED_CLASSES = {
+    "vxt.models.dense_task:DenseTaskModel": "vxt.models.dense:DenseTaskModel",
+    "vxt.models.bmt:BMT": "vxt.models.dense.bmt:BMT",
+    "vxt.models.mdvc:MDVC": "vxt.models.dense.mdvc:MDVC",
+}
 
 
 def build_model(name: str, overrides: dict | None = None, data_dir: str | os.PathLike | None = None) -> Any:
@@ -31,7 +40,6 @@ def build_model(name: str, overrides: dict | None = None, data_dir: str | os.Pat
 
 def load_model(directory: str | os.PathLike) -> Any:
     """Reload a model saved with ``save_pretrained`` (its ``config.json`` says which class)."""
-    from vxt.errors import VxtError
     from vxt.utils import read_json
 
     d = Path(directory)
@@ -42,6 +50,7 @@ def load_model(directory: str | os.PathLike) -> Any:
     cls_path = config.get("class") if isinstance(config, dict) else None
     if not cls_path and isinstance(config, dict) and config.get("arch") == "vx2text":
         cls_path = "vxt.models.vx2text:VX2Text"
+    cls_path = MOVED_CLASSES.get(cls_path, cls_path)
     if not isinstance(cls_path, str) or ":" not in cls_path or not cls_path.startswith("vxt."):
         raise VxtError("config.json does not name a vxt model class ('class': 'vxt.models.<module>:<Class>')",
                        path=str(cfg_path))
@@ -53,3 +62,29 @@ def load_model(directory: str | os.PathLike) -> Any:
     except (ImportError, AttributeError):
         raise VxtError(f"unknown model class {cls_path!r}", path=str(cfg_path)) from None
     return obj.from_pretrained(d)
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """The model dir to load for ``path``: an experiment dir (its best/ if any) or a model dir."""
+    p = Path(path)
+    if not p.exists():
+        raise VxtError("no such checkpoint", path=str(p))
+    if not p.is_dir():
+        raise VxtError("a checkpoint is a directory (an experiment dir or a saved model dir)", path=str(p))
+    for cand in (p / "best", p):
+        if (cand / "config.json").exists() and any(cand.glob("*.safetensors")):
+            return cand
+    raise VxtError("not a checkpoint: no config.json and model.safetensors here", path=str(p))
+
+
+def load_checkpoint(path: str | os.PathLike):
+    """Load the model saved at ``path`` (experiment dir or model dir)."""
+    return load_model(resolve_checkpoint(path))
+
+
+def checkpoint_task(path: str | os.PathLike) -> str | None:
+    from vxt.utils import read_json
+
+    ckpt = resolve_checkpoint(path)
+    cfg = read_json(ckpt / "config.json")
+    return cfg.get("task")

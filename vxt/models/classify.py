@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from vxt.errors import DataError, VxtError
+from vxt.registry import MODELS
 
 
 class ClassifierModel(nn.Module):
@@ -141,6 +142,16 @@ def build_classifier_model(modality: str, data_dir, overrides: dict) -> Classifi
         raise VxtError(f"no {modality} label space (labels/{modality}.txt) in the data dir", path=str(data_dir))
     name = overrides.get("classifier") or f"tiny-{modality}"
     weights = overrides.get("weights")
-    extra = {k: v for k, v in overrides.items() if k not in ("classifier", "weights", "task")}
+    extra = {k: v for k, v in overrides.items() if k not in ("classifier", "weights", "task", "modality")}
     clf = create_classifier(name, labels=labels, weights=weights, **extra)
     return ClassifierModel(clf, modality)
+
+
+def _build(overrides: dict | None = None, data_dir=None, name: str = "classifier") -> ClassifierModel:
+    """A modality classifier (``--set classifier=<a classifier registry name>``, default tiny-<modality>)."""
+    overrides = dict(overrides or {})
+    return build_classifier_model(overrides.get("modality") or "video", data_dir, overrides)
+
+
+MODELS.register("classifier", description="a modality classifier over the data's label space (--modality video|audio)",
+                tasks=("classify",))(_build)

@@ -10,14 +10,16 @@ category tokens and ``text_i`` the task's text modalities in a fixed order.
 A :class:`TaskSpec` names those modalities (:attr:`TaskSpec.modalities`, in
 encoder order), turns a manifest example into the text of each segment
 (:meth:`TaskSpec.segment_text`) and picks the training target
-(:meth:`TaskSpec.target`). Specs are registered in ``vxt.registry.TASKS``::
+(:meth:`TaskSpec.target`)::
 
-    from vxt.registry import TASKS
-    spec = TASKS.create("qa")
+    from vxt.tasks import get_task
+    spec = get_task("qa")
     spec.segment_text(example, "question")
 
-``dense`` (timed events) and ``classify`` are served by their own models
-(BMT/MDVC, the classifier pre-training) and are not registered here.
+The registry entries ``caption``, ``qa`` and ``dialog`` (:class:`TextTask`)
+hold a spec each and add what the training loop, ``vxt decode`` and ``vxt
+score`` need: the scorer (captioning metrics or accuracy), the media inputs a
+task cannot do without, the ``--explain`` table.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from vxt.registry import TASKS
+from vxt.tasks.base import Task, register_task
 
 #: continuous modalities (become category tokens) and text modalities, in encoder order
 CONTINUOUS = ("video", "audio")
@@ -121,17 +123,6 @@ QG = TaskSpec("qg", "qg", ("video", "audio", "subtitles", "answer"), "CIDEr")
 SPECS: dict[str, TaskSpec] = {s.name: s for s in (CAPTION, QA, DIALOG, QG)}
 
 
-def _register(spec: TaskSpec) -> None:
-    def builder() -> TaskSpec:
-        return spec
-
-    TASKS.register(spec.name, default_config={"metric": spec.metric}, description=f"{spec.name}: {', '.join(spec.modalities)}")(builder)
-
-
-for _spec in (CAPTION, QA, DIALOG):
-    _register(_spec)
-
-
 def get_task(name: str) -> TaskSpec:
     """The spec of a task (``caption``, ``qa``, ``dialog``; ``qg`` for question generation)."""
     from vxt.errors import VxtError
@@ -162,3 +153,71 @@ def resolve_modalities(spec: TaskSpec, modalities: list[str] | str | None) -> tu
         raise VxtError(f"none of the modalities {', '.join(modalities)} applies to the task {spec.name} "
                        f"(it can use {', '.join(spec.modalities)})")
     return tuple(chosen)
+
+
+# ---------------------------------------------------------------- the registry entries
+
+
+class TextTask(Task):
+    """``caption``, ``qa``, ``dialog``: text out of video, audio and text in (VX2TEXT's tasks)."""
+
+    default_model = "vx2text-tiny"
+
+    def __init__(self, spec: TaskSpec, description: str, scorer: str):
+        self.spec = spec
+        self.name = spec.name
+        self.metric = spec.metric
+        self.description = description
+        self.scorer = scorer
+
+    def score(self, examples: list[dict], preds: list[dict], *, java: bool | None = None) -> dict[str, float]:
+        from vxt.metrics import java_available, qa_accuracy, score_captions
+
+        if self.spec.multiple_choice:
+            answers = {ex["id"]: ex["answer"] for ex in examples if "answer" in ex}
+            choices = {p["id"]: p["choice"] for p in preds if "choice" in p}
+            types = {ex["id"]: ex["question_type"] for ex in examples if "question_type" in ex} or None
+            res = qa_accuracy(choices, answers, types)
+            out = {"accuracy": float(res["accuracy"])}
+            for qtype, row in (res.get("per_type") or {}).items():
+                out[f"accuracy_{qtype}"] = float(row["accuracy"])
+            return out
+        refs = {ex["id"]: ex["targets"] for ex in examples if ex.get("targets")}
+        hyps = {p["id"]: p["prediction"] for p in preds if p["id"] in refs}
+        if not refs:
+            return {}
+        use_java = java_available() if java is None else java
+        kw = {}
+        if use_java:
+            from vxt.metrics.meteor import shared_meteor
+
+            kw["meteor"] = shared_meteor()  # one METEOR process for every evaluation of a run
+        return {k: float(v) for k, v in score_captions(hyps, refs, java=use_java, **kw).items()}
+
+    def check_media_inputs(self, request) -> None:
+        from vxt.errors import VxtError
+
+        if self.spec.multiple_choice and (not request.question or not request.candidates):
+            raise VxtError(f"--task {self.name} on a media file needs --question and --candidates")
+        if "question" in self.spec.modalities and not request.question:
+            raise VxtError(f"--task {self.name} on a media file needs --question (and optionally --history)")
+
+    def print_predictions(self, preds: dict, explain: list | None, con) -> None:
+        if not explain:
+            return super().print_predictions(preds, explain, con)
+        from rich.table import Table
+
+        table = Table(title="what the language model saw", show_lines=True)
+        for col in ("id", "video tokens", "audio tokens", "text inputs", "prediction"):
+            table.add_column(col, overflow="fold")
+        for e in explain:
+            text = e.get("text") or {}
+            text_s = "\n".join(f"[b]{k}[/b]: {v}" for k, v in text.items() if v)
+            table.add_row(e["id"], ", ".join(e.get("video") or []) or "-", ", ".join(e.get("audio") or []) or "-",
+                          text_s or "-", e["prediction"])
+        con.print(table)
+
+
+register_task(TextTask(CAPTION, "caption: a sentence describing a clip", "caption"))
+register_task(TextTask(QA, "qa: multiple-choice question answering, answered generatively", "qa"))
+register_task(TextTask(DIALOG, "dialog: the next reply of an audio-visual dialog", "caption"))

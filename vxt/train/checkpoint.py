@@ -22,7 +22,8 @@ import os
 import shutil
 from pathlib import Path
 from vxt.errors import VxtError
-from vxt.utils import read_json, write_json
+from vxt.models import checkpoint_task, load_checkpoint, resolve_checkpoint  # noqa: F401 - re-exported
+from vxt.utils import write_json
 
 
 def _class_path(obj) -> str:
@@ -88,32 +89,6 @@ def load_train_state(ckpt_dir: str | Path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001
         raise VxtError(f"cannot read the training state ({type(e).__name__}: {e})", path=str(path)) from None
-
-
-def resolve_checkpoint(path: str | Path) -> Path:
-    """The model dir to load for ``path``: an experiment dir (its best/ if any) or a model dir."""
-    p = Path(path)
-    if not p.exists():
-        raise VxtError("no such checkpoint", path=str(p))
-    if not p.is_dir():
-        raise VxtError("a checkpoint is a directory (an experiment dir or a saved model dir)", path=str(p))
-    for cand in (p / "best", p):
-        if (cand / "config.json").exists() and any(cand.glob("*.safetensors")):
-            return cand
-    raise VxtError("not a checkpoint: no config.json and model.safetensors here", path=str(p))
-
-
-def load_checkpoint(path: str | Path):
-    """Load the model saved at ``path`` (experiment dir or model dir)."""
-    from vxt.models import load_model
-
-    return load_model(resolve_checkpoint(path))
-
-
-def checkpoint_task(path: str | Path) -> str | None:
-    ckpt = resolve_checkpoint(path)
-    cfg = read_json(ckpt / "config.json")
-    return cfg.get("task")
 
 
 def latest_experiment(task: str, root: str | Path = "exp") -> Path | None:

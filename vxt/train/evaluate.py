@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from vxt.data.loader import with_media
+from vxt.train.device import to_device
 
 
 def predict_examples(model, examples: list[dict], cache, *, device=None, beam: int = 5, batch_size: int = 16,
@@ -16,7 +17,6 @@ def predict_examples(model, examples: list[dict], cache, *, device=None, beam: i
     import torch
 
     from vxt.decoding import DecodingOptions
-    from vxt.train.loop import to_device
     from vxt.utils import progress
 
     options = DecodingOptions(beam_size=beam, greedy=beam <= 1)
@@ -45,40 +45,14 @@ def predict_examples(model, examples: list[dict], cache, *, device=None, beam: i
     return out
 
 
-def score_predictions(task: str, examples: list[dict], preds: list[dict], *, java: bool | None = None) -> dict:
-    """The metrics of ``task`` for predictions aligned with ``examples``."""
-    from vxt.metrics import java_available, qa_accuracy, score_captions
+def score_predictions(task, examples: list[dict], preds: list[dict], *, java: bool | None = None) -> dict:
+    """The metrics of ``task`` (a task registry entry or its name) for predictions aligned with ``examples``."""
+    from vxt.tasks import get_task_entry
 
-    if task in ("caption", "dialog"):
-        refs = {ex["id"]: ex["targets"] for ex in examples if ex.get("targets")}
-        hyps = {p["id"]: p["prediction"] for p in preds if p["id"] in refs}
-        if not refs:
-            return {}
-        use_java = java_available() if java is None else java
-        kw = {}
-        if use_java:
-            from vxt.metrics.meteor import shared_meteor
-
-            kw["meteor"] = shared_meteor()  # one METEOR process for every evaluation of a run
-        return {k: float(v) for k, v in score_captions(hyps, refs, java=use_java, **kw).items()}
-    if task in ("qa", "classify"):
-        answers = {ex["id"]: ex["answer"] for ex in examples if "answer" in ex}
-        if task == "classify":
-            answers = {p["id"]: p["answer"] for p in preds if "answer" in p}
-        choices = {p["id"]: p["choice"] for p in preds if "choice" in p}
-        types = {ex["id"]: ex["question_type"] for ex in examples if "question_type" in ex} or None
-        res = qa_accuracy(choices, answers, types)
-        out = {"accuracy": float(res["accuracy"])}
-        for qtype, row in (res.get("per_type") or {}).items():
-            out[f"accuracy_{qtype}"] = float(row["accuracy"])
-        return out
-    if task == "dense":
-        from vxt.decoding.events import score_dense_predictions
-
-        return score_dense_predictions(examples, preds, java=java)
-    return {}
+    entry = get_task_entry(task) if isinstance(task, str) else task
+    return entry.score(examples, preds, java=java)
 
 
-def evaluate(model, task: str, examples: list[dict], cache, *, device=None, beam: int = 1, batch_size: int = 16) -> dict:
+def evaluate(model, task, examples: list[dict], cache, *, device=None, beam: int = 1, batch_size: int = 16) -> dict:
     preds = predict_examples(model, examples, cache, device=device, beam=beam, batch_size=batch_size)
     return score_predictions(task, examples, preds)

@@ -21,83 +21,14 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from vxt.errors import VxtError
+from vxt.train.device import pick_device, to_device  # noqa: F401 - to_device: part of this module's API
+from vxt.train.options import TrainOptions, default_out, resolve
 from vxt.utils import err_console, progress, read_json, seed_everything, write_json, write_jsonl
-
-
-@dataclass
-class TrainOptions:
-    task: str
-    data: str = "data/synth"
-    model: str = "vx2text-tiny"
-    overrides: dict = field(default_factory=dict)
-    out: str | None = None
-    epochs: int = 10
-    max_steps: int | None = None
-    batch_size: int = 8
-    lr: float = 1e-4
-    lr_milestones: tuple[float, ...] = (0.5, 0.75)
-    lr_gamma: float = 0.1
-    grad_clip: float | None = 1.0
-    train_fraction: float = 1.0
-    seed: int = 0
-    resume: bool = False
-    save_every: int = 0
-    eval_limit: int | None = 200
-    eval_beam: int = 1
-    log_every: int = 10
-    nproc: int = 1
-    keep_epochs: int = 2
-    device: str = "auto"
-    modality: str | None = None
-    evaluate: bool = True
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["lr_milestones"] = list(self.lr_milestones)
-        return d
-
-
-def default_out(opts: TrainOptions) -> str:
-    data_name = Path(opts.data).name or "data"
-    parts = [data_name, opts.task]
-    if opts.task == "classify" and opts.modality:
-        parts.append(opts.modality)
-    else:
-        parts.append(opts.model)
-        tok = opts.overrides.get("tokenization")
-        if tok and tok != "gumbel":
-            parts.append(tok)
-        mods = opts.overrides.get("modalities")
-        if mods:
-            parts.append("+".join(mods) if isinstance(mods, list) else str(mods))
-    if opts.train_fraction < 1:
-        parts.append(f"frac{opts.train_fraction:g}")
-    parts.append(f"seed{opts.seed}")
-    return str(Path("exp") / "-".join(parts))
-
-
-def pick_device(spec: str):
-    import torch
-
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(spec)
-
-
-def to_device(batch: dict, device) -> dict:
-    import torch
-
-    if device.type == "cpu":
-        return batch
-    out = {}
-    for k, v in batch.items():
-        out[k] = v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
-    return out
 
 
 def build_for_task(opts: TrainOptions):
@@ -106,10 +37,6 @@ def build_for_task(opts: TrainOptions):
 
     overrides = dict(opts.overrides)
     overrides.setdefault("task", opts.task)
-    if opts.task == "classify":
-        from vxt.models.classify import build_classifier_model
-
-        return build_classifier_model(opts.modality or "video", opts.data, overrides)
     entry = MODELS.get(opts.model)
     return entry.builder(overrides=overrides, data_dir=opts.data, name=opts.model)
 
@@ -155,11 +82,27 @@ class MetricsLog:
 
 
 def train(opts: TrainOptions) -> dict:
-    """Train a model as ``opts`` says; returns a summary (best metric, paths)."""
-    from vxt.train import distributed
+    """Train a model as ``opts`` says; returns a summary (best metric, paths).
 
+    The task and the model are looked up in their registries; the model's
+    training strategy (:mod:`vxt.train.strategies`) says which runs to make
+    (one, or one per stage) and what a step does.
+    """
+    from vxt.train.strategies import strategy_for
+
+    task, entry = resolve(opts)
+    task.configure(opts)
     if opts.out is None:
         opts.out = default_out(opts)
+    strategy = strategy_for(task, entry)
+    summaries = [(key, _run(run_opts)) for run_opts, key in strategy.plan(opts, entry)]
+    return strategy.combine(summaries)
+
+
+def _run(opts: TrainOptions) -> dict:
+    """One run: in this process, or in ``nproc`` DDP processes."""
+    from vxt.train import distributed
+
     if opts.nproc > 1 and distributed.world()[1] == 1:
         distributed.spawn(_train_worker, opts.nproc, opts)
         summary_path = Path(opts.out) / "train_summary.json"
@@ -175,9 +118,12 @@ def _train(opts: TrainOptions) -> dict:
     import torch
 
     from vxt.data.cache import DecodeSettings, MediaCache
-    from vxt.data.loader import BatchPlan, dataset_meta, subsample, task_examples, with_media
+    from vxt.data.loader import BatchPlan, dataset_meta, subsample, with_media
+    from vxt.registry import MODELS
+    from vxt.tasks import get_task_entry
     from vxt.train import distributed
     from vxt.train.checkpoint import find_resume_dir, load_checkpoint, load_train_state, mirror_to_top, save_model_dir
+    from vxt.train.strategies import StepContext, strategy_for
 
     device = pick_device(opts.device)
     is_dist = distributed.init_if_needed(device.type)
@@ -191,8 +137,9 @@ def _train(opts: TrainOptions) -> dict:
     if not (data / "train.jsonl").exists():
         raise VxtError("no train.jsonl here: run `vxt prepare` first (e.g. `vxt prepare synth --out data/synth`)", path=str(data))
 
-    train_ex = subsample(task_examples(data, "train", opts.task, opts.modality), opts.train_fraction, opts.seed)
-    val_ex = task_examples(data, "val", opts.task, opts.modality) if (data / "val.jsonl").exists() else []
+    task = get_task_entry(opts.task)
+    train_ex = subsample(task.examples(data, "train", opts), opts.train_fraction, opts.seed)
+    val_ex = task.examples(data, "val", opts) if (data / "val.jsonl").exists() else []
     if opts.eval_limit:
         val_ex = val_ex[: opts.eval_limit]
     if not train_ex:
@@ -220,28 +167,25 @@ def _train(opts: TrainOptions) -> dict:
     if hasattr(model, "config") and isinstance(model.config, dict):
         model.config.setdefault("decode", asdict(settings))
     model.to(device)
-    # a model may give its parameters their own learning rates (VX2TEXT: classifier_lr_scale); before DDP,
-    # which registers the parameters that need gradients
-    groups = model.param_groups(opts.lr) if hasattr(model, "param_groups") else None
-    train_module = model
-    if is_dist:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        train_module = DDP(model, find_unused_parameters=True)
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(groups or params, lr=opts.lr)
     plan = BatchPlan(train_ex, opts.batch_size, opts.seed, shuffle=True, rank=rank, world_size=world_size)
     steps_per_epoch = plan.num_batches()
     total_steps = opts.max_steps if opts.max_steps else opts.epochs * steps_per_epoch
     n_epochs = math.ceil(total_steps / steps_per_epoch)
-    milestones = sorted({max(1, int(round(f * total_steps))) for f in opts.lr_milestones})
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=opts.lr_gamma)
+    # the strategy makes the optimizers before DDP wraps the model: a model may give its parameters their own
+    # learning rates or freeze some (VX2TEXT: classifier_lr_scale), and DDP registers those that need gradients
+    strategy = strategy_for(task, MODELS.get(opts.model))
+    ctx = StepContext(model=model, module=model, params=[], opts=opts, total_steps=total_steps, device=device,
+                      is_dist=is_dist, world_size=world_size)
+    strategy.setup(ctx)
+    if is_dist:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ctx.module = DDP(model, find_unused_parameters=True)
+    train_module = ctx.module
 
     step, epoch, batch_in_epoch, best = 0, 0, 0, None
     if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        strategy.load_state_dict(state)
         step, epoch, batch_in_epoch = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
         best = state.get("best")
         best = None if best is None else float(best)
@@ -253,17 +197,17 @@ def _train(opts: TrainOptions) -> dict:
     if rank == 0:
         exp.mkdir(parents=True, exist_ok=True)
         write_json(exp / "run.json", {**opts.to_json(), "world_size": world_size, "steps_per_epoch": steps_per_epoch,
-                                      "total_steps": total_steps, "lr_milestones_steps": milestones,
+                                      "total_steps": total_steps, "lr_milestones_steps": strategy.milestones,
                                       "decode": asdict(settings)})
 
     # every task model names the validation metric that picks its best checkpoint (higher is better)
-    metric_name = model.metric_name
+    metric_name = getattr(model, "metric_name", task.metric)
 
     def save_last(epoch_: int, batch_: int) -> None:
         if rank != 0:
             return
         extra = {
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            **strategy.state_dict(),
             "step": step, "epoch": epoch_, "batch_in_epoch": batch_,
             "best": best, "rng": _rng_state(),
         }
@@ -280,39 +224,24 @@ def _train(opts: TrainOptions) -> dict:
             task_id = bar.add_task(f"train {opts.task}", total=total_steps, completed=step)
         while not done and epoch < n_epochs:
             train_module.train()
-            running, n_running = 0.0, 0
+            running: dict[str, float] = {}
+            n_running = 0
             for b, exs, rng in plan.iterate(epoch, start_batch=batch_in_epoch):
                 items = with_media(exs, cache, pick_clip=f"{opts.seed}-{epoch}")
                 batch = to_device(model.collate(items, train=True, rng=rng), device)
-                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                    out = train_module(batch)
-                loss = out["loss"]
-                if not torch.isfinite(loss):
-                    raise VxtError(f"the loss became {loss.item()} at step {step}: lower --lr or check the data")
-                optimizer.zero_grad(set_to_none=True)
-                if is_dist and "n_tokens" in out:
-                    # DDP averages gradients over ranks: weight each rank's token mean so that the
-                    # average equals the mean over all the global batch's tokens (as one process computes)
-                    n_local = out["n_tokens"].detach().to(loss.dtype)
-                    n_total = n_local.clone()
-                    torch.distributed.all_reduce(n_total)
-                    (loss * n_local * world_size / n_total.clamp(min=1)).backward()
-                else:
-                    loss.backward()
-                if opts.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(params, opts.grad_clip)
-                optimizer.step()
-                scheduler.step()
+                logged = strategy.step(ctx, batch, step)
                 step += 1
                 batch_in_epoch = b + 1
-                running += float(loss.detach())
+                for k, v in logged.items():
+                    running[k] = running.get(k, 0.0) + v
                 n_running += 1
                 if bar is not None:
-                    bar.update(task_id, advance=1, description=f"train {opts.task} ep {epoch + 1}/{n_epochs} loss {running / n_running:.3f}")
+                    bar.update(task_id, advance=1, description=f"train {opts.task} ep {epoch + 1}/{n_epochs} loss {running['loss'] / n_running:.3f}")
                 if log is not None and (step % opts.log_every == 0 or step == total_steps):
-                    log.add({"step": step, "epoch": epoch + 1, "loss": running / n_running,
-                             "lr": scheduler.get_last_lr()[0], "time": round(time.time() - t0, 2)})
-                    running, n_running = 0.0, 0
+                    extra = {k: v / n_running for k, v in running.items() if k != "loss"}
+                    log.add({"step": step, "epoch": epoch + 1, "loss": running["loss"] / n_running,
+                             "lr": strategy.lr(), "time": round(time.time() - t0, 2), **extra})
+                    running, n_running = {}, 0
                 if opts.save_every and step % opts.save_every == 0 and step < total_steps:
                     save_last(epoch, batch_in_epoch)
                 if step >= total_steps:
@@ -324,7 +253,7 @@ def _train(opts: TrainOptions) -> dict:
                 if rank == 0 and opts.evaluate and val_ex:
                     from vxt.train.evaluate import evaluate
 
-                    metrics = evaluate(model, opts.task, val_ex, cache, device=device, beam=opts.eval_beam,
+                    metrics = evaluate(model, task, val_ex, cache, device=device, beam=opts.eval_beam,
                                        batch_size=max(opts.batch_size, 16))
                     main = metrics.get(metric_name)
                     row = {"step": step, "epoch": epoch + 1, "split": "val", **metrics}

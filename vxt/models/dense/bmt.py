@@ -1,6 +1,6 @@
 """BMT: the Bi-modal Transformer for dense video captioning (Iashin and Rahtu, BMVC 2020).
 
-Captioner (this file; the proposal generator is :mod:`vxt.models.proposals`):
+Captioner (this file; the proposal generator is :mod:`vxt.models.dense.proposals`):
 
 * inputs: a visual stream [B, Tv, d_video] (I3D RGB+flow in the paper) and an
   audio stream [B, Ta, d_audio] (VGGish), each with its own time step, each
@@ -32,17 +32,11 @@ import torch
 import torch.nn as nn
 
 from vxt.errors import VxtError
-from vxt.models.dense_common import (
-    Attention,
-    DenseCaptioner,
-    FeedForward,
-    PositionalEncoding,
-    WordEmbedder,
-    feature_embedder,
-    get_stream,
-    load_glove,
-    register_presets,
-)
+from vxt.models.dense.captioner import DenseCaptioner, get_stream
+from vxt.nn.attention import Attention, FeedForward
+from vxt.nn.embed import WordEmbedder, feature_embedder
+from vxt.nn.positions import PositionalEncoding
+from vxt.nn.vocab import load_glove
 
 BMT_DEFAULTS = {
     "d_video": 1024,          # feature widths (I3D rgb+flow summed: 1024; concatenated: 2048)
@@ -188,5 +182,3 @@ class BMT(DenseCaptioner):
             C = layer(C, ys_mask, memory["Av"], memory["a_mask"], memory["Va"], memory["v_mask"])
         return torch.log_softmax(self.generator(self.dec_norm(C)).float(), dim=-1)
 
-
-register_presets(BMT, BMT_PRESETS)

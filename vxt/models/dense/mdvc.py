@@ -7,7 +7,7 @@ paper: 1024 / 128 / 512), each decoding the caption with its own caption
 embedding. Late fusion: the generator concatenates the modalities' last
 decoder outputs and applies FC-ReLU-(dropout)-FC-log-softmax (the hidden
 width is the vocabulary size in the public code). KL loss with label smoothing,
-greedy decoding; event proposals come from outside (e.g. :mod:`vxt.models.proposals`).
+greedy decoding; event proposals come from outside (e.g. :mod:`vxt.models.dense.proposals`).
 
 A modality missing for an example (absent from the batch, or an all-False
 mask) contributes zeros to the generator's input for that example: its
@@ -20,17 +20,11 @@ import torch
 import torch.nn as nn
 
 from vxt.errors import VxtError
-from vxt.models.dense_common import (
-    DecoderLayer,
-    DenseCaptioner,
-    EncoderLayer,
-    PositionalEncoding,
-    WordEmbedder,
-    as_vocab,
-    feature_embedder,
-    get_stream,
-    register_presets,
-)
+from vxt.models.dense.captioner import DenseCaptioner, get_stream
+from vxt.nn.attention import DecoderLayer, EncoderLayer
+from vxt.nn.embed import WordEmbedder, feature_embedder
+from vxt.nn.positions import PositionalEncoding
+from vxt.nn.vocab import as_vocab
 
 MODALITIES = ("video", "audio", "speech")
 
@@ -165,5 +159,3 @@ class MDVC(DenseCaptioner):
             outs.append(y * present)
         return torch.log_softmax(self.generator(torch.cat(outs, dim=-1)).float(), dim=-1)
 
-
-register_presets(MDVC, MDVC_PRESETS)

@@ -44,6 +44,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from vxt.decoding.events import nms_segments
 from vxt.errors import VxtError
 
 # ------------------------------------------------------------------ anchors
@@ -136,34 +137,6 @@ class ProposalHead(nn.Module):
             if i < len(self.convs) - 1:
                 x = F.relu(self.dropout(x))
         return x.reshape(B, T, self.n_anchors, 3)
-
-
-def segment_tiou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """tIoU between segments a [N, 2] and b [M, 2] (start, end) -> [N, M]."""
-    inter = np.clip(np.minimum(a[:, None, 1], b[None, :, 1]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    union = (a[:, None, 1] - a[:, None, 0]) + (b[None, :, 1] - b[None, :, 0]) - inter
-    return inter / np.maximum(union, 1e-8)
-
-
-def nms_segments(segments: np.ndarray, scores: np.ndarray, threshold: float, top_k: int) -> np.ndarray:
-    """Greedy NMS: indices (into ``segments``, by descending score) kept, at most ``top_k``.
-
-    A segment is dropped when its tIoU with a kept, higher-scoring one is >= ``threshold``.
-    """
-    order = np.argsort(-scores, kind="stable")
-    kept: list[int] = []
-    suppressed = np.zeros(len(order), dtype=bool)
-    seg = segments[order]
-    for i in range(len(order)):
-        if suppressed[i]:
-            continue
-        kept.append(int(order[i]))
-        if len(kept) >= top_k:
-            break
-        if i + 1 < len(order):
-            ious = segment_tiou(seg[i: i + 1], seg[i + 1:])[0]
-            suppressed[i + 1:] |= ious >= threshold
-    return np.asarray(kept, dtype=np.int64)
 
 
 class ProposalGenerator(nn.Module):

@@ -3,7 +3,7 @@
 Pipeline (one forward pass):
 
 1. each continuous modality m (video, audio) goes through its classifier
-   N_m; its categories become tokens (:mod:`vxt.models.tokenization`:
+   N_m; its categories become tokens (:mod:`vxt.models.vx2text.tokenization`:
    ``gumbel`` -- differentiable, the default; ``frozen``; ``feature``);
 2. the encoder input is ``e_task e_sep V... e_sep A... e_sep text_1 e_sep text_2 ... </s>``
    (the task's text modalities in :mod:`vxt.tasks` order: subtitles/speech,
@@ -31,7 +31,6 @@ overridable; reload a saved model with :meth:`VX2Text.from_pretrained`.
 
 from __future__ import annotations
 
-import copy
 import os
 import random
 from pathlib import Path
@@ -43,111 +42,17 @@ from torch import Tensor, nn
 
 from vxt.decoding.options import DecodingOptions
 from vxt.errors import DataError, VxtError
-from vxt.models import text as textlib
-from vxt.models.tokenization import (
-    TOKENIZATIONS,
+from vxt.models.vx2text import text as textlib
+from vxt.models.vx2text.batching import _pad_2d, collate, encode_texts, fit_lengths
+from vxt.models.vx2text.config import CLASS_PATH, CONFIG_NAME, WEIGHTS_NAME, build_classifiers
+from vxt.models.vx2text.tokenization import (
     CategoryEmbedding,
     FeatureEmbedding,
     select_categories,
     straight_through_one_hot,
 )
-from vxt.registry import MODELS, merge_config
 from vxt.tasks import CONTINUOUS, QG, get_task, resolve_modalities
-from vxt.utils import read_json, say_once, write_json
-
-CLASS_PATH = "vxt.models.vx2text:VX2Text"
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-HEADS = ("generative", "discriminative")
-OBJECTIVES = ("standard", "qa+qg", "cycle")
-
-#: every field of a VX2TEXT config, with the tiny preset's values
-BASE_CONFIG: dict[str, Any] = {
-    "arch": "vx2text",
-    "task": "caption",
-    # continuous modalities -> tokens
-    "tokenization": "gumbel",
-    "k_video": 12,
-    "k_audio": 6,
-    "gumbel_tau": 1.0,
-    "classifier_lr_scale": 1.0,  # the classifiers' learning rate, relative to --lr (end-to-end fine-tuning)
-    "modalities": None,  # None: every input the task can use; else a list (ablations)
-    "video_classifier": "tiny-video",
-    "audio_classifier": "tiny-audio",
-    "video_options": {},  # hyperparameter overrides of the classifiers
-    "audio_options": {},
-    "video_weights": None,  # local weights (file or classifier dir)
-    "audio_weights": None,
-    "video_label_space": "kinetics400",
-    "audio_label_space": "audioset",
-    "labels_from_data": True,  # use DATA/labels/{video,audio}.txt when a data dir is given
-    "video_labels": None,  # resolved label names (filled in at build)
-    "audio_labels": None,
-    # text
-    "text_backbone": None,  # None: a T5 built from `text`; else a local dir or a cached hub id
-    "text": {"d_model": 128, "d_ff": 512, "num_layers": 2, "num_decoder_layers": 2, "num_heads": 4, "d_kv": 32,
-             "dropout_rate": 0.1, "feed_forward_proj": "relu"},
-    "tokenizer": None,  # a tokenizer dir; None: the backbone's, else DATA/tokenizer (trained on first use)
-    "tokenizer_vocab_size": 2000,
-    "max_segment_tokens": 128,
-    "max_input_tokens": 512,
-    "max_target_tokens": 32,
-    # heads and objectives
-    "head": "generative",
-    "objective": "standard",
-}
-#: keys filled in at build time (not user options)
-_DERIVED = ("name", "class", "t5_config", "tokenizer_source", "decode")
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "vx2text-tiny": {},
-    "vx2text-small": {
-        "video_classifier": "r2plus1d_18",
-        "audio_classifier": "cnn14",
-        "labels_from_data": False,
-        "text_backbone": "google-t5/t5-small",
-        "max_segment_tokens": 256,
-    },
-    "vx2text-base": {
-        "video_classifier": "r2plus1d_34",
-        "audio_classifier": "cnn14",
-        "labels_from_data": False,
-        "text_backbone": "google-t5/t5-base",
-        "max_segment_tokens": 256,
-    },
-}
-_DESCRIPTIONS = {
-    "vx2text-tiny": "VX2TEXT, tiny: tiny classifiers + 2+2-layer T5 (d 128), tokenizer trained on the data (CPU)",
-    "vx2text-small": "VX2TEXT, small: R(2+1)D-18 + CNN14 + t5-small",
-    "vx2text-base": "VX2TEXT, base (the paper's): R(2+1)D-34 + CNN14 + t5-base",
-}
-
-
-def fit_lengths(lengths: list[int], budget: int) -> list[int]:
-    """Cap segment lengths so they sum to at most ``budget``, cutting the longest first (water filling)."""
-    if sum(lengths) <= budget:
-        return list(lengths)
-    budget = max(0, budget)
-    remaining, left = budget, len(lengths)
-    cap = 0
-    for n in sorted(lengths):
-        share = remaining // left
-        if n <= share:
-            remaining -= n
-            left -= 1
-        else:
-            cap = share
-            break
-    return [min(n, cap) for n in lengths]
-
-
-def _pad_2d(rows: list[list[int]], pad: int, min_len: int = 1) -> Tensor:
-    length = max([min_len, *(len(r) for r in rows)])
-    out = torch.full((len(rows), length), pad, dtype=torch.long)
-    for i, r in enumerate(rows):
-        if r:
-            out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-    return out
+from vxt.utils import read_json, write_json
 
 
 class VX2Text(nn.Module):
@@ -216,126 +121,11 @@ class VX2Text(nn.Module):
     # ------------------------------------------------------------ batching
 
     def _encode_texts(self, texts: list[str], max_len: int, keep: str = "start") -> list[list[int]]:
-        if not texts:
-            return []
-        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        if keep == "end":
-            return [x[-max_len:] if len(x) > max_len else x for x in ids]
-        return [x[:max_len] for x in ids]
+        return encode_texts(self, texts, max_len, keep)
 
     def collate(self, items: list[dict], train: bool, rng: random.Random | None = None) -> dict:
-        """Turn ``[{"example", "media"}]`` into a batch of plain tensors (+ ``"ids"``).
-
-        Keys: ``task_ids`` [B]; ``seg.<name>`` [B, L] and ``seg.<name>.len`` [B]
-        for each text segment; ``video`` [B, N, 3, T, H, W] + ``video.mask``
-        [B, N] (no valid clip = missing); ``audio`` [B, 1, F, 64] + ``audio.len``
-        [B] (0 = missing); ``target`` [B, Lt] (ids + ``</s>``, ``<pad>``-padded);
-        for qa ``cand`` [B, C, Lc] and ``answer`` [B] (-1 unknown); with the
-        qa+qg/cycle objectives ``seg.answer`` and ``qg_target``.
-        """
-        if not items:
-            raise DataError("an empty batch")
-        spec = self.spec
-        exs = [it["example"] for it in items]
-        medias = [it.get("media") or {} for it in items]
-        b_size = len(exs)
-        batch: dict[str, Any] = {"ids": [str(ex.get("id", i)) for i, ex in enumerate(exs)]}
-        batch["task_ids"] = torch.full((b_size,), self.task_token_ids[spec.token_key], dtype=torch.long)
-        max_seg = int(self.config["max_segment_tokens"])
-        max_tgt = int(self.config["max_target_tokens"])
-
-        # text segments
-        segs = list(self.text_segments)
-        if self.needs_qg and "answer" not in segs:
-            segs.append("answer")
-        for seg in segs:
-            if seg == "candidates":
-                rows = []
-                for ex in exs:
-                    cids = self._encode_texts(spec.candidates(ex), max_seg)
-                    row: list[int] = []
-                    for i, c in enumerate(cids):
-                        row += ([self.sep_id] if i else []) + c
-                    rows.append(row[:max_seg])
-            else:
-                keep = "end" if seg == "history" else "start"
-                rows = self._encode_texts([spec.segment_text(ex, seg) for ex in exs], max_seg, keep)
-            batch[f"seg.{seg}"] = _pad_2d(rows, self.pad_id)
-            batch[f"seg.{seg}.len"] = torch.tensor([len(r) for r in rows], dtype=torch.long)
-
-        # targets
-        targets = [spec.target(ex, rng if train else None) for ex in exs]
-        if any(t is not None for t in targets):
-            rows = self._encode_texts([t or "" for t in targets], max_tgt - 1)
-            rows = [r + [self.eos_id] if t is not None else [] for r, t in zip(rows, targets)]
-            batch["target"] = _pad_2d(rows, self.pad_id)
-        if spec.multiple_choice:
-            cands = [spec.candidates(ex) for ex in exs]
-            n_c = max([1, *(len(c) for c in cands)])
-            flat = self._encode_texts([c for cs in cands for c in cs], max_tgt - 1)
-            rows_c: list[list[int]] = []
-            pos = 0
-            for cs in cands:
-                for j in range(n_c):
-                    if j < len(cs):
-                        rows_c.append(flat[pos] + [self.eos_id])
-                        pos += 1
-                    else:
-                        rows_c.append([])
-            batch["cand"] = _pad_2d(rows_c, self.pad_id).view(b_size, n_c, -1)
-            batch["answer"] = torch.tensor(
-                [ex["answer"] if isinstance(ex.get("answer"), int) and 0 <= ex["answer"] < len(c) else -1
-                 for ex, c in zip(exs, cands)], dtype=torch.long)
-        if self.needs_qg:
-            qs = [ex.get("question") for ex in exs]
-            rows = self._encode_texts([q or "" for q in qs], max_tgt - 1)
-            batch["qg_target"] = _pad_2d([r + [self.eos_id] if q else [] for r, q in zip(rows, qs)], self.pad_id)
-
-        # continuous modalities
-        for m in self.continuous:
-            clf = self.classifiers[m]
-            arrays = []
-            for ex, media in zip(exs, medias):
-                arr = media.get(m)
-                if arr is None or m in (ex.get("missing") or []):
-                    arrays.append(None)
-                    continue
-                try:
-                    x = clf.preprocess(arr)
-                except VxtError as e:
-                    raise DataError(f"{m}: {e.message}", example_id=ex.get("id")) from None
-                if m == "video":
-                    x = x if x.dim() == 5 else x.unsqueeze(0)  # [N, 3, T, H, W]
-                    if train and x.shape[0] > 1:
-                        k = (rng or random).randrange(x.shape[0])
-                        x = x[k : k + 1]
-                arrays.append(x)
-            present = [x for x in arrays if x is not None]
-            if m == "video":
-                n_max = max([0, *(x.shape[0] for x in present)])
-                batch["video.mask"] = torch.zeros(b_size, n_max, dtype=torch.bool)
-                if present:
-                    shape = present[0].shape[1:]
-                    for ex, x in zip(exs, arrays):
-                        if x is not None and x.shape[1:] != shape:
-                            raise DataError(f"video clips of shape {list(x.shape[1:])} in a batch of {list(shape)} "
-                                            "(decode all media with the same settings)", example_id=ex.get("id"))
-                    video = torch.zeros(b_size, n_max, *shape, dtype=present[0].dtype)
-                    for i, x in enumerate(arrays):
-                        if x is not None:
-                            video[i, : x.shape[0]] = x
-                            batch["video.mask"][i, : x.shape[0]] = True
-                    batch["video"] = video
-            else:
-                batch["audio.len"] = torch.tensor([0 if x is None else x.shape[-2] for x in arrays], dtype=torch.long)
-                if present:
-                    f_max = max(x.shape[-2] for x in present)
-                    audio = torch.zeros(b_size, *present[0].shape[:-2], f_max, present[0].shape[-1], dtype=present[0].dtype)
-                    for i, x in enumerate(arrays):
-                        if x is not None:
-                            audio[i, ..., : x.shape[-2], :] = x
-                    batch["audio"] = audio
-        return batch
+        """Turn ``[{"example", "media"}]`` into a batch of plain tensors (see :func:`.batching.collate`)."""
+        return collate(self, items, train, rng)
 
     # ------------------------------------------------------------ continuous modalities -> tokens
 
@@ -641,7 +431,7 @@ class VX2Text(nn.Module):
             raise VxtError("not a VX2TEXT checkpoint (config.json has no arch 'vx2text' / t5_config)", path=str(cfg_path))
         tokenizer = textlib.load_tokenizer(d)
         t5 = textlib.t5_from_config_dict(config["t5_config"])
-        classifiers = _build_classifiers(config, weights=False)
+        classifiers = build_classifiers(config, weights=False)
         model = cls(config, tokenizer, t5, classifiers)
         try:
             missing, unexpected = load_model(model, str(d / WEIGHTS_NAME), strict=False)
@@ -655,147 +445,3 @@ class VX2Text(nn.Module):
             )
         model.eval()
         return model
-
-
-# ---------------------------------------------------------------- building
-
-
-def _build_classifiers(config: dict, weights: bool) -> dict[str, nn.Module]:
-    from vxt.modalities.base import build_classifier, create_classifier
-
-    spec = get_task(config["task"])
-    mods = resolve_modalities(spec, config.get("modalities"))
-    out = {}
-    for m in CONTINUOUS:
-        if m not in mods:
-            continue
-        name, labels, opts = config[f"{m}_classifier"], config[f"{m}_labels"], dict(config.get(f"{m}_options") or {})
-        w = config.get(f"{m}_weights") if weights else None
-        if weights:
-            out[m] = create_classifier(name, labels=labels, weights=w, **opts)
-        else:
-            out[m] = build_classifier(name, labels, opts)
-        if out[m].modality != m:
-            raise VxtError(f"{m}_classifier={name!r} is a {out[m].modality} classifier")
-    return out
-
-
-def _resolve_labels(config: dict, data_dir: Path | None) -> None:
-    from vxt.data.manifest import read_label_space
-    from vxt.modalities import load_label_space
-
-    for m in CONTINUOUS:
-        if config.get(f"{m}_labels"):
-            config[f"{m}_labels"] = [str(x) for x in config[f"{m}_labels"]]
-            continue
-        names = None
-        if data_dir is not None and config.get("labels_from_data"):
-            names = read_label_space(data_dir, m)
-        if names is None:
-            names = load_label_space(config[f"{m}_label_space"])
-        config[f"{m}_labels"] = list(names)
-
-
-def _validate(config: dict, name: str) -> None:
-    known = set(BASE_CONFIG) | set(_DERIVED)
-    unknown = sorted(set(config) - known)
-    if unknown:
-        raise VxtError(f"unknown option(s) {', '.join(unknown)} for the model {name} (known: {', '.join(sorted(BASE_CONFIG))})")
-    checks = [("tokenization", TOKENIZATIONS), ("head", HEADS), ("objective", OBJECTIVES)]
-    for key, allowed in checks:
-        if config[key] not in allowed:
-            raise VxtError(f"{key} must be one of {', '.join(allowed)}, got {config[key]!r}")
-    resolve_modalities(get_task(config["task"]), config.get("modalities"))
-    for key in ("k_video", "k_audio", "max_segment_tokens", "max_input_tokens", "max_target_tokens"):
-        if not isinstance(config[key], int) or config[key] < 1:
-            raise VxtError(f"{key} must be a positive integer, got {config[key]!r}")
-    if config["max_target_tokens"] < 2:
-        raise VxtError("max_target_tokens must be at least 2 (a token and </s>)")
-    if config["head"] == "discriminative" and config["task"] != "qa":
-        raise VxtError("head=discriminative is a multiple-choice baseline: it needs --task qa")
-    if config["objective"] != "standard" and (config["task"] != "qa" or config["head"] != "generative"):
-        raise VxtError(f"objective={config['objective']} needs --task qa with the generative head")
-    if float(config["gumbel_tau"]) <= 0:
-        raise VxtError("gumbel_tau must be positive")
-    if not isinstance(config["classifier_lr_scale"], (int, float)) or config["classifier_lr_scale"] < 0:
-        raise VxtError(f"classifier_lr_scale must be a number >= 0, got {config['classifier_lr_scale']!r}")
-
-
-def _resolve_tokenizer(config: dict, data_dir: Path | None):
-    """The tokenizer: ``tokenizer`` option > the backbone's own > DATA/tokenizer > trained on the category names."""
-    names = [*config["video_labels"], *config["audio_labels"]]
-    if config.get("tokenizer"):
-        tok = textlib.load_tokenizer(config["tokenizer"])
-        source = str(config["tokenizer"])
-    elif config.get("text_backbone") and _backbone_tokenizer_available(config["text_backbone"]):
-        from transformers import AutoTokenizer
-
-        try:
-            tok = AutoTokenizer.from_pretrained(str(config["text_backbone"]), local_files_only=True)
-        except (OSError, ValueError) as e:
-            if not Path(str(config["text_backbone"])).exists():
-                textlib.load_t5(str(config["text_backbone"]))  # raises the one-line "not cached" error
-            raise VxtError(f"cannot load the tokenizer of the text backbone: {e}", path=str(config["text_backbone"])) from None
-        source = f"backbone:{config['text_backbone']}"
-    elif data_dir is not None:
-        tok = textlib.data_tokenizer(data_dir, names, int(config["tokenizer_vocab_size"]))
-        source = str(Path(data_dir) / textlib.TOKENIZER_DIRNAME)
-    else:
-        say_once("no data dir and no tokenizer given: training a tokenizer on the category names only")
-        tok = textlib.train_tokenizer(names, None, vocab_size=int(config["tokenizer_vocab_size"]))
-        source = "category-names"
-    textlib.add_special_tokens(tok)
-    if tok.pad_token_id is None or tok.eos_token_id is None:
-        raise VxtError("the tokenizer needs <pad> and </s> tokens (T5 convention)", path=source)
-    return tok, source
-
-
-def _backbone_tokenizer_available(backbone: str) -> bool:
-    p = Path(backbone)
-    if p.exists():
-        return textlib.has_tokenizer(p)
-    return True  # a hub id: its tokenizer comes with it (from the local cache)
-
-
-def build_vx2text(overrides: dict | None = None, data_dir: str | os.PathLike | None = None,
-                  name: str = "vx2text-tiny") -> VX2Text:
-    """Build preset ``name`` with ``overrides`` (nested dicts merge) for the data in ``data_dir``."""
-    if name not in PRESETS:
-        raise VxtError(f"unknown VX2TEXT preset {name!r} (known: {', '.join(PRESETS)})")
-    config = merge_config(merge_config(BASE_CONFIG, PRESETS[name]), dict(overrides or {}))
-    for k in _DERIVED:
-        config.pop(k, None)
-    _validate(config, name)
-    data = Path(data_dir) if data_dir is not None else None
-    _resolve_labels(config, data)
-    tokenizer, source = _resolve_tokenizer(config, data)
-    if config.get("text_backbone"):
-        t5 = textlib.load_t5(str(config["text_backbone"]))
-        if len(tokenizer) > t5.config.vocab_size:
-            t5.resize_token_embeddings(len(tokenizer))
-        t5.config.pad_token_id = tokenizer.pad_token_id
-        t5.config.eos_token_id = tokenizer.eos_token_id
-        t5.config.decoder_start_token_id = tokenizer.pad_token_id
-        t5.generation_config.pad_token_id = tokenizer.pad_token_id
-        t5.generation_config.eos_token_id = tokenizer.eos_token_id
-        t5.generation_config.decoder_start_token_id = tokenizer.pad_token_id
-    else:
-        t5 = textlib.build_t5(config["text"], tokenizer)
-    config["name"] = name
-    config["class"] = CLASS_PATH
-    config["t5_config"] = textlib.t5_config_dict(t5)
-    config["tokenizer_source"] = source
-    classifiers = _build_classifiers(config, weights=True)
-    return VX2Text(copy.deepcopy(config), tokenizer, t5, classifiers)
-
-
-def _register(preset: str) -> None:
-    def builder(overrides: dict | None = None, data_dir: str | os.PathLike | None = None, name: str = preset) -> VX2Text:
-        return build_vx2text(overrides, data_dir, name=name)
-
-    builder.__doc__ = _DESCRIPTIONS[preset]
-    MODELS.register(preset, default_config=merge_config(BASE_CONFIG, PRESETS[preset]), description=_DESCRIPTIONS[preset])(builder)
-
-
-for _preset in PRESETS:
-    _register(_preset)

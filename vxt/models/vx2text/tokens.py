@@ -34,7 +34,7 @@ def train_data_tokenizer(data_dir: Path, vocab_size: int = 2000, force: bool = F
     """Train (or keep) ``DATA/tokenizer/`` on the training texts and every category name."""
     import shutil
 
-    from vxt.models import text as textlib
+    from vxt.models.vx2text import text as textlib
 
     out = data_dir / textlib.TOKENIZER_DIRNAME
     if force and out.exists():
@@ -52,7 +52,7 @@ def category_tokens(data_dir: Path, *, classifiers: dict[str, str], weights: dic
     from vxt.data.cache import DecodeSettings, MediaCache
     from vxt.data.loader import dataset_meta
     from vxt.modalities import create_classifier
-    from vxt.models.tokenization import select_categories
+    from vxt.models.vx2text.tokenization import select_categories
 
     models = {}
     for m, name in classifiers.items():
@@ -109,7 +109,7 @@ def tokenize(data_dir: str | Path, *, backbone: str | None = None, vocab_size: i
         raise VxtError("no train.jsonl here: run `vxt prepare` first", path=str(data_dir))
     result: dict = {}
     if backbone:
-        from vxt.models import text as textlib
+        from vxt.models.vx2text import text as textlib
 
         if not textlib.has_tokenizer(Path(backbone)):
             raise VxtError("the text backbone has no tokenizer files", path=backbone)

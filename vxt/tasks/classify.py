@@ -1,0 +1,71 @@
+"""``classify``: pre-training a modality classifier on a data dir's label space (as Kinetics, AudioSet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from vxt.tasks.base import Task, register_task
+
+MODALITIES = ("video", "audio")
+
+
+class ClassifyTask(Task):
+    name = "classify"
+    description = "classify: pre-train a video or audio classifier on the data's labels"
+    default_model = "classifier"
+    metric = "accuracy"
+    scorer = None
+
+    def configure(self, opts: Any) -> None:
+        """``--modality`` is required; ``--video-weights``/``--audio-weights`` become the classifier's ``weights``."""
+        from vxt.errors import VxtError
+
+        if opts.modality is None:
+            raise VxtError("--task classify needs --modality video or --modality audio")
+        if opts.modality not in MODALITIES:
+            raise VxtError(f"--modality must be video or audio, got {opts.modality!r}")
+        over = opts.overrides
+        weights = over.pop("video_weights", None) if opts.modality == "video" else over.pop("audio_weights", None)
+        over.pop("video_weights", None)
+        over.pop("audio_weights", None)
+        if weights:
+            over["weights"] = weights
+        over["modality"] = opts.modality
+
+    def run_name(self, opts: Any) -> list[str]:
+        return [opts.modality] if opts.modality else [opts.model]
+
+    def examples(self, data_dir: str | Path, split: str, opts: Any = None) -> list[dict]:
+        """Every example whose ``labels`` name its classes, one per media item.
+
+        A clip serving caption, qa and dialog counts once; dense-captioning
+        videos (several events, each with its own labels) are left out; with
+        a modality, only the items that have it.
+        """
+        from vxt.data.manifest import load_split
+
+        modality = getattr(opts, "modality", None) if opts is not None else None
+        seen: set[tuple] = set()
+        out = []
+        for ex in load_split(data_dir, split):
+            if "labels" not in ex or "video" not in ex and "audio" not in ex or ex.get("task") == "dense":
+                continue
+            if modality is not None and (modality in ex.get("missing", []) or not ex["labels"].get(modality)):
+                continue
+            key = (ex.get("video") or ex.get("audio"), ex.get("start"), ex.get("end"))
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(ex)
+        return out
+
+    def score(self, examples: list[dict], preds: list[dict], *, java: bool | None = None) -> dict[str, float]:
+        from vxt.metrics import qa_accuracy
+
+        answers = {p["id"]: p["answer"] for p in preds if "answer" in p}
+        choices = {p["id"]: p["choice"] for p in preds if "choice" in p}
+        return {"accuracy": float(qa_accuracy(choices, answers, None)["accuracy"])}
+
+
+register_task(ClassifyTask())
