@@ -44,18 +44,20 @@ def register(app: typer.Typer) -> None:
                             overrides=parse_overrides(set_))
         result = run_decode(req)
         preds = result["preds"]
-        if out is None:
-            first = Path(inputs[0])
-            if first.is_dir():
-                exp = Path(preds["checkpoint"])
-                exp = exp.parent if exp.name == "best" else exp
-                out = str(exp / f"preds_{split}.json")
-            else:
-                # beside the user's other outputs, named after the input (never a shared ./preds.json)
-                more = f"+{len(inputs) - 1}" if len(inputs) > 1 else ""
-                out = f"{first.stem}{more}.{task}.preds.json"
-        write_json(out, preds)
-        get_task_entry(preds["task"]).print_predictions(preds, result["explain"] if explain else None, console())
+        first = Path(inputs[0])
+        if first.is_dir():
+            exp = Path(preds["checkpoint"])
+            exp = exp.parent if exp.name == "best" else exp
+            default = str(exp / f"preds_{split}.json")
+        else:
+            # beside the user's other outputs, named after the input (never a shared ./preds.json)
+            more = f"+{len(inputs) - 1}" if len(inputs) > 1 else ""
+            default = f"{first.stem}{more}.{task}.preds.json"
+        entry = get_task_entry(preds["task"])
+        preds_path = entry.preds_path(out, list(inputs), default)
+        entry.after_decode(preds, preds_path, out, req, console())  # may add the paths of what it wrote
+        write_json(preds_path, preds)
+        entry.print_predictions(preds, result["explain"] if explain else None, console())
         if result["failed"]:
             console().print(f"[yellow]{len(result['failed'])} input(s) skipped[/]: " + ", ".join(result["failed"]))
-        console().print(f"wrote {out}")
+        console().print(f"wrote {preds_path}")

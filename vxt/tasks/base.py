@@ -78,6 +78,15 @@ class Task:
             row["events"] = pred["events"]
         return row
 
+    def preds_path(self, out: str | None, inputs: list[str], default: str) -> str:
+        """Where ``vxt decode`` writes ``preds.json``: ``--out`` as given, else ``default`` (a task whose
+        ``--out`` names another kind of file, e.g. a video with a new soundtrack, puts preds.json beside it)."""
+        return out if out is not None else default
+
+    def after_decode(self, preds: dict, preds_path: str, out: str | None, request: Any, con) -> None:
+        """Write what the task makes besides ``preds.json`` (wavs, a video with new sound, a fixed file) once
+        predictions exist, before ``preds.json`` is written (rows may record the paths of those files)."""
+
     def print_predictions(self, preds: dict, explain: list | None, con) -> None:
         """Print what ``vxt decode`` found: a table of ids, predictions and the first reference."""
         from rich.table import Table
