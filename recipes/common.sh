@@ -29,6 +29,11 @@ done
 
 VXT=${VXT:-vxt}
 
+# vxt train refuses to replace a trained model unasked: a rerun continues what a killed run left in its
+# experiment dir (from scratch when there is nothing to resume); --force true trains it anew
+train_rerun=(--resume)
+[ "${force:-false}" = "true" ] && train_rerun=(--overwrite)
+
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 # stage N "description": true when stage N is inside [stage, stop_stage]

@@ -53,7 +53,7 @@ if stage_on 2 "tokenizer and category tokens (K_v $k_video, K_a $k_audio)"; then
 fi
 
 if stage_on 3 "train $model ($task) into $exp"; then
-  done_or_run "$exp/train_summary.json" $VXT train --task "$task" --data "$data" --model "$model" --epochs "$epochs" \
+  done_or_run "$exp/train_summary.json" $VXT train "${train_rerun[@]}" --task "$task" --data "$data" --model "$model" --epochs "$epochs" \
     --batch-size "$batch_size" --lr "$lr" --seed "$seed" ${weights[@]+"${weights[@]}"} "${train_opts[@]}" --out "$exp" \
     ${extra_train_args[@]+"${extra_train_args[@]}"}
 fi

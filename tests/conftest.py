@@ -33,6 +33,16 @@ def one_torch_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _user_cache(tmp_path_factory):
+    """vxt's user cache (features a decode extracts from media files) in a temp dir, not ~/.cache/vxt."""
+    mp = pytest.MonkeyPatch()
+    if not os.environ.get("VXT_CACHE"):
+        mp.setenv("VXT_CACHE", str(tmp_path_factory.mktemp("vxt-user-cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture
 def run_cli(capsys):
     """Run ``vxt ARGS`` in-process; returns (exit_code, stdout, stderr)."""

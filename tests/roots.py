@@ -134,3 +134,28 @@ def msrvtt_root(root: Path, splits: tuple[str, ...] = ("train", "validate", "tes
         if i not in missing:
             make_test_video(root / "TrainValVideo" / f"video{i}.mp4", seconds=1.0, size=(32, 24))
     return root
+
+
+def vggsound_root(shared_data: Path, root: Path) -> Path:
+    """A VGGSound root: the 4 real sample clips under ``video/`` (symlinks), a ``vggsound.csv`` naming them (two
+    sparse classes) plus one clip that is missing, and the real ``picked_sparse_classes.tsv``."""
+    (root / "video").mkdir(parents=True)
+    for f in sorted((shared_data / "vggsound" / "video").glob("*.mp4")):
+        (root / "video" / f.name).symlink_to(f)
+    rows = ['-1pRmoJIGQc,10,dog barking,test', '-Qowmc0P9ic,34,"people marching, drums",train',
+            '0nib7bMm8BA,15,playing tennis,train', '1aDnyPubxdY,118,lions roaring,test', 'GONE0000000,5,dog barking,test']
+    (root / "vggsound.csv").write_text("\n".join(rows) + "\n")
+    (root / "picked_sparse_classes.tsv").symlink_to(shared_data / "vggsound" / "picked_sparse_classes.tsv")
+    return root
+
+
+def vas_root(shared_data: Path, root: Path) -> Path:
+    """A VAS root: the real sample clips under ``videos/<class>/``, ``vas_valid.txt`` the real sample list (of which
+    only baby/video_01951 is here), ``vas_train.txt`` the other sample clips."""
+    root.mkdir(parents=True)
+    (root / "videos").symlink_to(shared_data / "vas" / "videos")
+    (root / "vas_valid.txt").symlink_to(shared_data / "vas" / "vas_valid.sample.txt")
+    train = sorted(p.relative_to(shared_data / "vas" / "videos").with_suffix("").as_posix()
+                   for p in (shared_data / "vas" / "videos").glob("*/*.mp4"))
+    (root / "vas_train.txt").write_text("\n".join(t for t in train if t != "baby/video_01951") + "\n")
+    return root

@@ -35,3 +35,9 @@ class MediaError(VxtError):
 
 class DataError(VxtError):
     """A manifest, annotation or prediction file that is malformed."""
+
+
+class Interrupted(VxtError):
+    """Ctrl-C: said in one line (``vxt: interrupted ...``), exit 130 as shells expect."""
+
+    exit_code = 130

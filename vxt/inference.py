@@ -35,6 +35,7 @@ class DecodeRequest:
     exp_root: str = "exp"
     features: str | None = None  # dense: a folder of pre-extracted features (BMT's layout)
     overrides: dict = field(default_factory=dict)  # dense: decode options (--set top_k=.., captioner=..)
+    fix: bool = False  # sync: also write the input with its audio moved onto the picture (the task's after_decode)
 
 
 def find_checkpoint(task: str, ckpt: str | None, exp_root: str = "exp") -> Path:
@@ -83,7 +84,8 @@ def media_example(path: Path, task: str, req: DecodeRequest) -> dict:
         err_console().print(f"[yellow]vxt:[/] {path}: no {' or '.join(missing)} stream; decoding without it")
     sub_path = Path(req.subtitles) if req.subtitles else find_sidecar_subtitles(path)
     if sub_path is not None:
-        ex["subtitles"] = read_subtitles(sub_path)
+        # only the cues of the clip's time range: a long transcript beside a short clip costs its parse, no more
+        ex["subtitles"] = read_subtitles(sub_path, start=0.0, end=ex.get("end"))
     if req.question:
         ex["question"] = req.question
     if req.candidates:
@@ -107,11 +109,19 @@ def decode(req: DecodeRequest) -> dict:
 
     if not req.inputs:
         raise VxtError("nothing to decode: give media files or a data dir")
+    from vxt.registry import check_values, whole
+
+    # the CLI declares the same bounds (--help shows them); this is for library callers
+    check_values({"beam": req.beam, "batch-size": req.batch_size, "limit": req.limit},
+                 {"beam": whole(1), "batch-size": whole(1), "limit": whole(1, null=True)}, prefix="--")
     task = get_task_entry(req.task)
     if not _is_data_dir(Path(req.inputs[0])):
         task.check_media_inputs(req)
     model, ckpt = load_for_task(req.task, req.ckpt, req.exp_root)
-    settings = DecodeSettings(**(model.config.get("decode") or {}))
+    try:
+        settings = DecodeSettings.from_dict(model.config.get("decode"))
+    except VxtError as e:
+        raise VxtError(e.message, path=str(ckpt / "config.json")) from None
     beam = 1 if req.greedy else req.beam
     failed: dict[str, str] = {}
     first = Path(req.inputs[0])
@@ -123,11 +133,16 @@ def decode(req: DecodeRequest) -> dict:
     needs_media = getattr(model, "needs_media", True)  # dense models read their own feature streams
     if from_dir:
         examples = task.examples(first, req.split)
+        if hasattr(model, "select_examples"):  # e.g. TAVT: --set domain=sketch decodes that domain only
+            examples = model.select_examples(examples)
         if req.limit:
             examples = examples[: req.limit]
         if not examples:
             raise VxtError(f"no {req.task} examples in the {req.split} split", path=str(first))
         cache = MediaCache(first, settings) if needs_media else None
+        if cache is not None:  # unreadable media: skipped and counted; none readable: one line naming the data dir
+            cache.build(examples, progress=True)
+            examples = cache.usable(examples, req.split)
         preds = predict_examples(model, examples, cache, beam=beam, batch_size=req.batch_size,
                                  progress_desc=f"decode {req.split}")
     else:

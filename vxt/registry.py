@@ -128,6 +128,103 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class Bound:
+    """What one config field (``--set key=value``, a config.json field) may hold; see :func:`check_values`.
+
+    ``kind``: ``int`` (a whole number, never a bool), ``num`` (a finite number), ``choice`` (one of
+    ``choices``) or ``bool``; ``null``: None is allowed too.
+    """
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple = ()
+    null: bool = False
+
+    def describe(self) -> str:
+        if self.kind == "choice":
+            text = "one of " + ", ".join(map(str, self.choices))
+        elif self.kind == "bool":
+            text = "true or false"
+        else:
+            text = "a whole number" if self.kind == "int" else "a finite number"
+            if self.low is not None and self.high is not None:
+                text += f" in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            elif self.low is not None:
+                text += f" {'>' if self.low_open else '>='} {self.low:g}"
+            elif self.high is not None:
+                text += f" {'<' if self.high_open else '<='} {self.high:g}"
+        return text + (" or null" if self.null else "")
+
+    def ok(self, value: Any) -> bool:
+        import math
+
+        if value is None:
+            return self.null
+        if self.kind == "choice":
+            return value in self.choices
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind == "int" and not isinstance(value, int):
+            return False
+        if not math.isfinite(value):
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+            return False
+        return True
+
+
+def whole(low: int | None = 1, high: int | None = None, *, null: bool = False) -> Bound:
+    return Bound("int", low, high, null=null)
+
+
+def number(low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False,
+           null: bool = False) -> Bound:
+    return Bound("num", low, high, low_open, high_open, null=null)
+
+
+def one_of(*choices: Any, null: bool = False) -> Bound:
+    return Bound("choice", choices=tuple(choices), null=null)
+
+
+#: a probability of dropping (dropout, label smoothing): [0, 1)
+FRACTION = number(0, 1, high_open=True)
+
+
+def check_values(values: dict, bounds: dict[str, Bound], *, prefix: str = "") -> None:
+    """Check the fields of ``values`` that ``bounds`` names: one line per bad value, naming the key,
+    what it may hold and what it got (``--set top_k=abc``: "top_k must be a whole number >= 1, got 'abc'")."""
+    for key, bound in bounds.items():
+        if key in values and not bound.ok(values[key]):
+            raise VxtError(f"{prefix}{key} must be {bound.describe()}, got {values[key]!r}")
+
+
+def bounds_like(defaults: dict, *, fractions: tuple[str, ...] = ()) -> dict[str, Bound]:
+    """Bounds inferred from a config's defaults: a whole-number default is a size or count (>= 1), a real
+    one a non-negative number, a bool a bool; ``fractions`` lie in [0, 1); a None default of a width
+    (``d_*``, ``*_hidden``) is a size or null."""
+    out: dict[str, Bound] = {}
+    for key, default in defaults.items():
+        if key in fractions:
+            out[key] = FRACTION
+        elif isinstance(default, bool):
+            out[key] = Bound("bool")
+        elif isinstance(default, int):
+            out[key] = whole(1)
+        elif isinstance(default, float):
+            out[key] = number(0)
+        elif default is None and (key.startswith("d_") or key.endswith("_hidden")):
+            out[key] = whole(1, null=True)
+    return out
+
+
 def merge_config(base: dict, overrides: dict) -> dict:
     """Recursively merge ``overrides`` into a copy of ``base``."""
     out = copy.deepcopy(base)
@@ -140,8 +237,12 @@ def merge_config(base: dict, overrides: dict) -> dict:
 
 
 # The registries of vxt. Modules listed here are imported on first lookup.
-MODELS = Registry("model", modules=("vxt.models.vx2text", "vxt.models.dense", "vxt.models.classify"))
+MODELS = Registry("model", modules=("vxt.models.vx2text", "vxt.models.dense", "vxt.models.classify",
+                                   "vxt.models.avcap", "vxt.models.tavt", "vxt.models.sync",
+                                   "vxt.models.sound"))
 ADAPTERS = Registry("dataset", modules=("vxt.data.adapters",))
-CLASSIFIERS = Registry("modality classifier", modules=("vxt.modalities.video", "vxt.modalities.audio"))
-TASKS = Registry("task", modules=("vxt.tasks.text", "vxt.tasks.dense", "vxt.tasks.classify"))
-STRATEGIES = Registry("training strategy", modules=("vxt.train.strategies",))
+CLASSIFIERS = Registry("modality classifier", modules=("vxt.modalities.video", "vxt.modalities.audio",
+                                                       "vxt.modalities.frames", "vxt.modalities.vggish"))
+TASKS = Registry("task", modules=("vxt.tasks.text", "vxt.tasks.dense", "vxt.tasks.classify", "vxt.tasks.sync",
+                                 "vxt.tasks.sound"))
+STRATEGIES = Registry("training strategy", modules=("vxt.train.strategies", "vxt.train.warmup", "vxt.train.meta"))

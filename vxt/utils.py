@@ -6,11 +6,12 @@ import contextlib
 import json
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from vxt.errors import DataError
+from vxt.errors import DataError, VxtError
+from vxt.safeio import check_writable, decode_utf8, ensure_dir, loads, temp_beside  # noqa: F401 - re-exported
+from vxt.files import safe_name, user_cache_dir  # noqa: F401 - re-exported (they live in vxt.files)
 
 # ---------------------------------------------------------------- atomic I/O
 
@@ -33,9 +34,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
     partial file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     binary = "b" in mode
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, mode, **({} if binary else {"encoding": encoding})) as fh:
             yield fh
@@ -43,7 +43,10 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
             # mkstemp makes the file private (0600): give it the mode open() would have
             os.fchmod(fh.fileno(), 0o666 & ~_UMASK)
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as e:
+            raise VxtError(f"cannot write this file ({e.strerror or type(e).__name__})", path=str(path)) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -68,13 +71,15 @@ def read_json(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.exists():
         raise DataError("no such file", path=str(path))
+    if path.is_dir():
+        raise DataError("is a folder, not a JSON file", path=str(path))
+    text = decode_utf8(path.read_bytes(), path)
+    if not text.strip():
+        raise DataError("is empty (expected JSON)", path=str(path))
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+        return loads(text)
     except json.JSONDecodeError as e:
         raise DataError(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}", path=str(path)) from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"not UTF-8 text ({e.reason} at byte {e.start})", path=str(path)) from None
 
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[dict]:
@@ -82,13 +87,15 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[dict]:
     path = Path(path)
     if not path.exists():
         raise DataError("no such file", path=str(path))
-    with open(path, encoding="utf-8", errors="strict") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.strip()
+    if path.is_dir():
+        raise DataError("is a folder, not a JSONL file", path=str(path))
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            line = decode_utf8(raw, path, lineno).strip()
             if not line:
                 continue
             try:
-                yield json.loads(line)
+                yield loads(line)
             except json.JSONDecodeError as e:
                 raise DataError(f"line {lineno}: malformed JSON ({e.msg})", path=str(path)) from None
 
@@ -151,6 +158,14 @@ def _new_console(stderr: bool):
                 if soft_wrap is None and not all(isinstance(o, (str, Text)) for o in objects):
                     soft_wrap = False  # a table, a panel, a live display: leave it to rich
                 super().print(*objects, soft_wrap=soft_wrap, **kwargs)
+
+            def on_broken_pipe(self) -> None:
+                # a closed stdout (`vxt score ... | head -1`) ends the printing, not the run (rich exits 1)
+                self.quiet = True
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, self.file.fileno())
+                    os.close(devnull)
 
         _console_class = OneLineConsole
     return _console_class(stderr=stderr, soft_wrap=True)

@@ -58,13 +58,13 @@ if stage_on 2 "features ($([ -n "$features" ] && echo "pre-extracted: $features"
 fi
 
 if stage_on 3 "train the $model captioner on ground-truth segments"; then
-  done_or_run "$exp/captioner/train_summary.json" $VXT train --task dense --model "$model" --data "$data" \
+  done_or_run "$exp/captioner/train_summary.json" $VXT train "${train_rerun[@]}" --task dense --model "$model" --data "$data" \
     --stage captioner --out "$exp/captioner" --epochs "$epochs" --batch-size "$batch_size" --lr "$lr" \
     "${steps_args[@]}" "${feat_args[@]}" "${set_args[@]}" "${extra_train_args[@]}"
 fi
 
 if stage_on 4 "train the proposal generator on the frozen $model encoder"; then
-  done_or_run "$exp/train_summary.json" $VXT train --task dense --model "$model" --data "$data" \
+  done_or_run "$exp/train_summary.json" $VXT train "${train_rerun[@]}" --task dense --model "$model" --data "$data" \
     --stage proposals --set "captioner=$exp/captioner" --out "$exp" --epochs "$prop_epochs" \
     --batch-size "$prop_batch_size" --lr "$lr" "${steps_args[@]}" "${feat_args[@]}" "${set_args[@]}" \
     "${extra_train_args[@]}"

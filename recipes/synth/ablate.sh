@@ -8,9 +8,14 @@
 #                 plus the QA+QG and cycle-consistency objectives on all of it          (paper Fig. 6)
 #   k             captioning with K_v in $k_video_values (K_a = 1) and K_a in $k_audio_values (K_v = 1)
 #                                                                                      (paper Appendix B)
+#   domain_shift  captioning with gumbel vs frozen vs feature tokens where the classifiers were pre-trained
+#                 on $domain_train_domains only and VX2TEXT trains and tests on all of $domains (its own
+#                 data dir $domain_data, $domain_n_train/$domain_n_val/$domain_n_test clips per domain, and
+#                 classifiers in $domain_exp); not in the default --grids (issue #11, part 4)
 # Stages (ESPnet style; run a part with --stage N --stop-stage M):
 #   1  the data, the pre-trained classifiers and the category tokens: recipes/synth/run.sh --stop-stage 3
-#      (shared with the main job, so after `make demo` nothing is redone)
+#      (shared with the main job, so after `make demo` nothing is redone); for domain_shift also its data
+#      dir (vxt prepare synth --domains), classifiers (vxt train --task classify --domains) and tokens
 #   2  train, decode (test split) and score every cell x seed; --jobs cells at once, each on
 #      nproc/jobs threads; a finished cell is skipped, a failed one is logged and the rest go on
 #   3  the report: $out/RESULTS.md (mean ± std over the seeds), $out/results.json and PNG plots
@@ -18,6 +23,8 @@
 # Options: --stage N --stop-stage N --force true --data DIR --exp DIR --out DIR --grids "..." --seeds "0 1 2"
 #          --jobs N --epochs N --qa_epochs N --classifier_lr_scale X --max_steps N --fractions "..." --k_video_values "..."
 #          --k_audio_values "..." --lr LR --batch_size N --beam N --eval_limit N --python PY --score_args "..."
+#          --domains a,b,... --domain_train_domains a,... --domain_data DIR --domain_exp DIR --domain_n_train N
+#          --domain_n_val N --domain_n_test N --domain_workers N (domain_shift)
 #          and, after --, any `vxt train` option for every cell.
 # Cells share their runs: the `all` QA cell of `modalities` is the generative 100% cell of `qa_data`,
 # and the gumbel cell of `tokenization` is K_v = K_a = 1 of `k`.
@@ -47,6 +54,15 @@ qa_inputs="video,audio,subtitles,question"
 classifier_lr_scale=0.1
 python=python3
 score_args=
+# domain_shift: every scene in every domain; the classifiers see $domain_train_domains only
+domains=photo,cartoon,sketch,night,pixel
+domain_train_domains=photo
+domain_data=data/synth-domains
+domain_exp=exp/synth-domains
+domain_n_train=400
+domain_n_val=40
+domain_n_test=40
+domain_workers=2
 
 . "$(dirname "$0")/../common.sh" "$@"
 
@@ -57,6 +73,22 @@ audio_cls=$exp/classify-audio
 
 if stage_on 1 "data, classifiers and category tokens (recipes/synth/run.sh --stop-stage 3)"; then
   bash "$here/run.sh" --stop-stage 3 --data "$data" --exp "$exp" --force "$force"
+  case " $grids " in *" domain_shift "*)
+    log "  domain_shift: the data in $domains, classifiers pre-trained on $domain_train_domains"
+    done_or_run "$domain_data/prepare_report.json" \
+      $VXT prepare synth --out "$domain_data" --domains "$domains" --n-train "$domain_n_train" --n-val "$domain_n_val" \
+        --n-test "$domain_n_test" --n-dense-train 0 --n-dense-val 0 --n-dense-test 0 --workers "$domain_workers"
+    done_or_run "$domain_exp/classify-video/train_summary.json" \
+      $VXT train "${train_rerun[@]}" --task classify --modality video --data "$domain_data" --domains "$domain_train_domains" --epochs 20 \
+        --batch-size 16 --lr 3e-3 --seed 0 --out "$domain_exp/classify-video"
+    done_or_run "$domain_exp/classify-audio/train_summary.json" \
+      $VXT train "${train_rerun[@]}" --task classify --modality audio --data "$domain_data" --domains "$domain_train_domains" --epochs 5 \
+        --batch-size 16 --lr 3e-3 --seed 0 --out "$domain_exp/classify-audio"
+    done_or_run "$domain_data/tokens/test.jsonl" \
+      $VXT tokenize "$domain_data" --video-weights "$domain_exp/classify-video" --audio-weights "$domain_exp/classify-audio" \
+        --k-video 1 --k-audio 1
+    ;;
+  esac
 fi
 
 # ---------------------------------------------------------------- the plan: one line per (grid, cell, seed)
@@ -66,6 +98,7 @@ mkdir -p "$runs"
 plan_tmp=$(mktemp "$out/.plan.XXXXXX")
 
 # cell GRID LABEL TASK RUN_NAME [vxt train args...]: add the cell for every seed
+# (@data=DIR, @video=DIR, @audio=DIR among the args: this cell's data dir and classifiers instead of the shared ones)
 cell() {
   local grid=$1 label=$2 task=$3 name=$4; shift 4
   local s
@@ -112,7 +145,14 @@ for g in $grids; do
         cell k "K_v=1 K_a=$ka" caption "caption-kv1-ka$ka" --set k_video=1 --set k_audio="$ka"
       done
       ;;
-    *) echo "$(basename "$0"): unknown grid $g (modalities, tokenization, qa_data, k)" >&2; rm -f "$plan_tmp"; exit 2 ;;
+    domain_shift)
+      for tk in gumbel frozen feature; do
+        tok=(); [ "$tk" = gumbel ] || tok=(--tokenization "$tk")
+        cell domain_shift "$tk" caption "domains-caption-$tk" "@data=$domain_data" "@video=$domain_exp/classify-video" \
+          "@audio=$domain_exp/classify-audio" ${tok[@]+"${tok[@]}"}
+      done
+      ;;
+    *) echo "$(basename "$0"): unknown grid $g (modalities, tokenization, qa_data, k, domain_shift)" >&2; rm -f "$plan_tmp"; exit 2 ;;
   esac
 done
 mv "$plan_tmp" "$plan"
@@ -120,6 +160,16 @@ mv "$plan_tmp" "$plan"
 # run_cell DIR TASK SEED ARGS...: train, decode the test split, score; idempotent
 run_cell() {
   local dir=$1 task=$2 seed=$3; shift 3
+  local data=$data video_cls=$video_cls audio_cls=$audio_cls a rest=()
+  for a in "$@"; do
+    case "$a" in
+      @data=*) data=${a#@data=} ;;
+      @video=*) video_cls=${a#@video=} ;;
+      @audio=*) audio_cls=${a#@audio=} ;;
+      *) rest+=("$a") ;;
+    esac
+  done
+  set -- ${rest[@]+"${rest[@]}"}
   local ep=$epochs
   [ "$task" = qa ] && ep=$qa_epochs
   local steps=()
@@ -132,7 +182,7 @@ run_cell() {
     local t0=$SECONDS
     if [ ! -e "$dir/train_summary.json" ] || [ "$force" = true ]; then
       echo "\$ $VXT train --task $task --data $data --model vx2text-tiny --epochs $ep ${steps[*]} --batch-size $batch_size --lr $lr --seed $seed --eval-limit $eval_limit --video-weights $video_cls --audio-weights $audio_cls ${k_args[*]} $* --out $dir"
-      $VXT train --task "$task" --data "$data" --model vx2text-tiny --epochs "$ep" ${steps[@]+"${steps[@]}"} \
+      $VXT train "${train_rerun[@]}" --task "$task" --data "$data" --model vx2text-tiny --epochs "$ep" ${steps[@]+"${steps[@]}"} \
         --batch-size "$batch_size" --lr "$lr" --seed "$seed" --eval-limit "$eval_limit" \
         --video-weights "$video_cls" --audio-weights "$audio_cls" ${k_args[@]+"${k_args[@]}"} "$@" \
         ${extra_train_args[@]+"${extra_train_args[@]}"} --out "$dir" || return 1
@@ -173,7 +223,7 @@ if stage_on 2 "train, decode and score every cell (jobs: $jobs)"; then
 fi
 
 if stage_on 3 "report: $out/RESULTS.md and plots"; then
-  log "  \$ $python $here/ablate_report.py $out"
-  "$python" "$here/ablate_report.py" "$out" --data "$data"
+  log "  \$ $python $here/ablate_report.py $out --data $data --domain-data $domain_data"
+  "$python" "$here/ablate_report.py" "$out" --data "$data" --domain-data "$domain_data"
 fi
 log "done in ${SECONDS} s"

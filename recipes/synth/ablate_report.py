@@ -33,7 +33,9 @@ GRID_TITLES = {
     "tokenization": "Tokenization (paper Figs. 4 and 5): captioning, all modalities",
     "qa_data": "Generative vs discriminative QA vs training data (paper Fig. 6), QA+QG and cycle consistency",
     "k": "K_v and K_a (paper Appendix B): captioning",
+    "domain_shift": "Tokenization under a domain shift: classifiers pre-trained on photo only, captioning on all visual domains",
 }
+DOMAINS = ("photo", "cartoon", "sketch", "night", "pixel")
 CAPTION_METRICS = ("Bleu_4", "METEOR", "ROUGE_L", "CIDEr")
 ATTRIBUTES = ("motion", "sound", "owner", "colour", "shape")
 
@@ -100,8 +102,20 @@ def caption_truth(data: Path, split: str = "test") -> dict[str, dict]:
             continue
         labels = ex.get("labels", {})
         truth[ex["id"]] = {"owner": m.group(1), "colour": m.group(2), "shape": m.group(3),
-                           "motion": (labels.get("video") or [None])[0], "sound": (labels.get("audio") or [None])[0]}
+                           "motion": (labels.get("video") or [None])[0], "sound": (labels.get("audio") or [None])[0],
+                           "domain": ex.get("domain", "photo")}
     return truth
+
+
+def domain_motion(preds: dict[str, str], truth: dict[str, dict]) -> dict[str, float]:
+    """Per visual domain, the fraction of captions naming the true motion (``attr_motion@<domain>``)."""
+    out = {}
+    for d in sorted({t["domain"] for t in truth.values()}, key=lambda d: (d not in DOMAINS, DOMAINS.index(d) if d in DOMAINS else d)):
+        sub = {k: v for k, v in truth.items() if v["domain"] == d}
+        got = attribute_accuracy({k: p for k, p in preds.items() if k in sub}, sub)
+        if "motion" in got:
+            out[f"attr_motion@{d}"] = got["motion"]
+    return out
 
 
 def attribute_accuracy(preds: dict[str, str], truth: dict[str, dict]) -> dict[str, float]:
@@ -128,8 +142,10 @@ def attribute_accuracy(preds: dict[str, str], truth: dict[str, dict]) -> dict[st
 # ---------------------------------------------------------------- collection
 
 
-def collect(plan: list[dict], data: Path | None) -> tuple[list[dict], list[str]]:
+def collect(plan: list[dict], data: Path | None, domain_data: Path | None = None) -> tuple[list[dict], list[str]]:
     truth = caption_truth(data) if data else {}
+    # the domain_shift grid's data dir: its photo clips are the main data's (same ids, same truth)
+    truth.update(caption_truth(domain_data) if domain_data else {})
     results, missing = [], []
     cache: dict[str, dict | None] = {}
     for row in plan:
@@ -144,6 +160,8 @@ def collect(plan: list[dict], data: Path | None) -> tuple[list[dict], list[str]]
                 if row["task"] == "caption" and truth and (run / "preds_test.json").is_file():
                     preds = {r["id"]: r["prediction"] for r in json.loads((run / "preds_test.json").read_text())["predictions"]}
                     metrics.update({f"attr_{k}": v for k, v in attribute_accuracy(preds, truth).items()})
+                    if row["grid"] == "domain_shift":
+                        metrics.update(domain_motion(preds, truth))
                 summ = run / "train_summary.json"
                 train_s = json.loads(summ.read_text()).get("seconds") if summ.is_file() else None
                 cache[row["run"]] = {"metrics": metrics, "train_seconds": train_s, "cpu_seconds": _cpu_seconds(run)}
@@ -216,6 +234,15 @@ def tables(plan: list[dict], agg: dict) -> list[str]:
                 lines.append(f"| {pct}% | {fracs[pct].get('generative', '')} | {fracs[pct].get('discriminative', '')} |")
             for c, v in extra:
                 lines.append(f"| {c.replace('generative ', '')} | {v} | |")
+        elif grid == "domain_shift":
+            doms = [d for d in DOMAINS if any(f"attr_motion@{d}" in a.get(c, {}).get("caption", {}) for c in cells)]
+            lines += ["| tokens | CIDEr | names motion | " + " | ".join(f"motion: {d}" for d in doms) + " | names colour | names shape |",
+                      "|---|---|---|" + "---|" * len(doms) + "---|---|"]
+            for c in cells:
+                st = a.get(c, {}).get("caption", {})
+                lines.append(f"| {c} | {_fmt(st.get('CIDEr'))} | {_fmt(st.get('attr_motion'))} | "
+                             + " | ".join(_fmt(st.get(f"attr_motion@{d}")) for d in doms)
+                             + f" | {_fmt(st.get('attr_colour'))} | {_fmt(st.get('attr_shape'))} |")
         else:  # captioning grids
             lines += ["| setting | BLEU-4 | METEOR | ROUGE-L | CIDEr | " + " | ".join(f"names {x}" for x in ATTRIBUTES) + " |",
                       "|---|---|---|---|---|" + "---|" * len(ATTRIBUTES)]
@@ -224,7 +251,9 @@ def tables(plan: list[dict], agg: dict) -> list[str]:
                 lines.append(f"| {c} | " + " | ".join(_fmt(s.get(m)) for m in CAPTION_METRICS) + " | "
                              + " | ".join(_fmt(s.get(f"attr_{x}")) for x in ATTRIBUTES) + " |")
         lines += ["", f"Mean ± std over seeds {', '.join(map(str, n_seeds))}; metrics in %, test split."
-                  + (" `names X`: % of test captions that name the clip's true X and no other." if grid in ("tokenization", "k") else ""),
+                  + (" `names X`: % of test captions that name the clip's true X and no other." if grid in ("tokenization", "k") else "")
+                  + (" `motion: D`: the same for the motion, on the test clips of domain D. The classifiers were pre-trained"
+                     " on photo only; VX2TEXT trains and tests on every domain." if grid == "domain_shift" else ""),
                   "", f"![{grid}]({grid}.png)", ""]
     return lines
 
@@ -316,11 +345,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path, help="the ablations dir (holds plan.tsv)")
     ap.add_argument("--data", type=Path, default=None, help="the synthetic data dir (for the caption attributes)")
+    ap.add_argument("--domain-data", type=Path, default=None, help="the domain_shift grid's data dir (vxt prepare synth --domains)")
     ap.add_argument("--copy-to", type=Path, default=None, help="also write the tables here (e.g. recipes/synth/RESULTS.md)")
     ap.add_argument("--command", default="bash recipes/synth/ablate.sh", help="the command to print as the way to regenerate")
     args = ap.parse_args()
     plan = read_plan(args.out)
-    results, missing = collect(plan, args.data)
+    results, missing = collect(plan, args.data, args.domain_data)
     agg = aggregate(results)
     runs = {r["run"]: r for r in results}
     cpu = sum(r["cpu_seconds"] or 0.0 for r in runs.values())

@@ -62,10 +62,10 @@ fi
 
 if stage_on 2 "pre-train the modality classifiers (motions, sounds)"; then
   done_or_run "$exp/classify-video/train_summary.json" \
-    $VXT train --task classify --modality video --data "$data" --epochs "$video_cls_epochs" --batch-size "$batch_size" \
+    $VXT train "${train_rerun[@]}" --task classify --modality video --data "$data" --epochs "$video_cls_epochs" --batch-size "$batch_size" \
       --lr 3e-3 --seed "$seed" --out "$exp/classify-video"
   done_or_run "$exp/classify-audio/train_summary.json" \
-    $VXT train --task classify --modality audio --data "$data" --epochs "$audio_cls_epochs" --batch-size "$batch_size" \
+    $VXT train "${train_rerun[@]}" --task classify --modality audio --data "$data" --epochs "$audio_cls_epochs" --batch-size "$batch_size" \
       --lr 3e-3 --seed "$seed" --out "$exp/classify-audio"
 fi
 
@@ -79,7 +79,7 @@ if stage_on 4 "train VX2TEXT"; then
     task_args=(--epochs "$epochs")
     if [ "$t" = qa ]; then task_args=(--epochs "$qa_epochs" --modalities "$qa_inputs"); fi
     done_or_run "$exp/$t/train_summary.json" \
-      $VXT train --task "$t" --data "$data" --model vx2text-tiny "${task_args[@]}" --batch-size "$batch_size" \
+      $VXT train "${train_rerun[@]}" --task "$t" --data "$data" --model vx2text-tiny "${task_args[@]}" --batch-size "$batch_size" \
         --lr "$lr" --seed "$seed" --video-weights "$video_cls" --audio-weights "$audio_cls" \
         --set k_video="$k_video" --set k_audio="$k_audio" --set classifier_lr_scale="$classifier_lr_scale" \
         --out "$exp/$t" ${extra_train_args[@]+"${extra_train_args[@]}"}

@@ -18,14 +18,16 @@ def register(app: typer.Typer) -> None:
         candidates: Optional[List[str]] = typer.Option(None, "--candidates", help="Answer candidates (repeat the option, or give them after one --candidates separated by '|')."),
         history: Optional[List[str]] = typer.Option(None, "--history", help="Dialog history turns as 'question|answer' (repeatable)."),
         subtitles: Optional[str] = typer.Option(None, "--subtitles", help="An .srt/.vtt file (default: the sidecar beside the video)."),
-        beam: int = typer.Option(5, "--beam", help="Beam width."),
+        beam: int = typer.Option(5, "--beam", min=1, help="Beam width."),
         greedy: bool = typer.Option(False, "--greedy", help="Greedy decoding instead of beam search."),
         explain: bool = typer.Option(False, "--explain", help="Show the category tokens each modality contributed and the text inputs."),
-        limit: Optional[int] = typer.Option(None, "--limit", help="With a data dir: decode only the first N examples."),
-        batch_size: int = typer.Option(16, "--batch-size"),
+        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="With a data dir: decode only the first N examples."),
+        batch_size: int = typer.Option(16, "--batch-size", min=1),
         out: Optional[str] = typer.Option(None, "--out", help="Where to write preds.json (default: the experiment dir's preds_<split>.json for a data dir; ./<video stem>.<task>.preds.json for media files)."),
         features: Optional[str] = typer.Option(None, "--features", help="--task dense: a folder of pre-extracted features (<name>_rgb/_flow/_vggish.npy, BMT's layout)."),
-        set_: Optional[List[str]] = typer.Option(None, "--set", help="--task dense decode options, key=value: top_k, nms, segments=gt|proposals, captioner=<caption exp dir>, feature_combine=sum|concat."),
+        set_: Optional[List[str]] = typer.Option(None, "--set", help="--task dense decode options, key=value: top_k, nms, segments=gt|proposals, captioner=<caption exp dir>, feature_combine=sum|concat. --task sync: shift=SECONDS (with --fix), method=auto|retime|reencode, vstart=SECONDS."),
+        fix: bool = typer.Option(False, "--fix", help="--task sync: also write the video with its audio moved by the offset found (to --out FILE.mp4; video packets copied untouched)."),
+        samples: Optional[int] = typer.Option(None, "--samples", min=1, help="--task sound: sounds to sample per video (a sampler checkpoint); one wav each."),
     ) -> None:
         """Decode media files or a data dir split with a trained model; writes preds.json."""
         from pathlib import Path
@@ -33,21 +35,23 @@ def register(app: typer.Typer) -> None:
         from vxt.inference import DecodeRequest, decode as run_decode
         from vxt.registry import parse_overrides
         from vxt.tasks import get_task_entry
-        from vxt.utils import console, write_json
+        from vxt.utils import check_writable, console, write_json
 
+        if out is not None:
+            check_writable(out)  # an unwritable --out: one line now, not after the whole decode
         cands = None
         if candidates:
             cands = [c.strip() for part in candidates for c in part.split("|") if c.strip()]
         req = DecodeRequest(inputs=list(inputs), task=task, ckpt=ckpt, split=split, question=question,
                             candidates=cands, history=list(history or []), subtitles=subtitles, beam=beam,
                             greedy=greedy, limit=limit, batch_size=batch_size, features=features,
-                            overrides=parse_overrides(set_))
+                            overrides={**parse_overrides(set_), **({"samples": samples} if samples else {})}, fix=fix)
         result = run_decode(req)
         preds = result["preds"]
         first = Path(inputs[0])
         if first.is_dir():
             exp = Path(preds["checkpoint"])
-            exp = exp.parent if exp.name == "best" else exp
+            exp = exp.parent if exp.name in ("best", "last") else exp
             default = str(exp / f"preds_{split}.json")
         else:
             # beside the user's other outputs, named after the input (never a shared ./preds.json)

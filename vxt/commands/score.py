@@ -30,13 +30,13 @@ def register(app: typer.Typer) -> None:
         strict: bool = typer.Option(False, "--strict", help="Ids in predictions but not in references (or the reverse) are an error."),
         sacrebleu: bool = typer.Option(False, "--sacrebleu", help="Also report sacreBLEU's corpus BLEU and its signature."),
         max_proposals: int = typer.Option(
-            100, "--max-proposals", help="Dense: predictions counted per video (the official default is 1000; BMT and most papers use 100)."
+            100, "--max-proposals", min=1, help="Dense: predictions counted per video (the official default is 1000; BMT and most papers use 100)."
         ),
         tious: str = typer.Option("0.3,0.5,0.7,0.9", "--tious", help="Dense: tIoU thresholds, comma-separated."),
-        seed: int = typer.Option(0, "--seed", help="Dense: seed of the random reference given to unmatched predictions."),
-        workers: Optional[int] = typer.Option(None, "--workers", help="Dense: processes for BLEU/ROUGE-L/CIDEr beside METEOR's Java (default: CPU cores - 1, at most 4; 1 = in-process)."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Dense: seed of the random reference given to unmatched predictions."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Dense: processes for BLEU/ROUGE-L/CIDEr beside METEOR's Java (default: CPU cores - 1, at most 4; 1 = in-process)."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the scores (default: <preds>.scores.json beside the input)."),
-        digits: int = typer.Option(2, "--digits", help="Decimals of the percentages in the table (the JSON keeps every digit)."),
+        digits: int = typer.Option(2, "--digits", min=0, max=12, help="Decimals of the percentages in the table (the JSON keeps every digit)."),
     ) -> None:
         """Score predictions with each benchmark's official metrics; writes <preds>.scores.json."""
         from vxt.errors import VxtError
@@ -46,8 +46,10 @@ def register(app: typer.Typer) -> None:
             require_java()  # before anything else: a missing Java is said in one line, with the fix
         from vxt.metrics import run
         from vxt.tasks import task_scorers
-        from vxt.utils import console, write_json
+        from vxt.utils import check_writable, console, write_json
 
+        if out is not None:
+            check_writable(out)  # an unwritable --out: one line now, not after scoring
         try:
             tiou_list = tuple(float(t) for t in tious.split(",") if t.strip())
         except ValueError:
@@ -62,21 +64,27 @@ def register(app: typer.Typer) -> None:
         results = run.score_files(pairs, opts, warn=_warn)
         mean = run.mean_over_pairs(results)
 
-        con = console()
-        con.print(run.title_line(results), style="bold", highlight=False)
-        con.print(run.render(results, mean, opts, digits=digits))
-        for line in run.summary_lines(results, opts):
-            con.print(line, highlight=False, soft_wrap=True)
-
         docs = [(Path(r.pred_path), run.scores_document(r, opts, mean, results)) for r in results]
         if out is not None:
             targets = [(out, docs[0][1] if len(docs) == 1 else
                         {"pairs": [d for _, d in docs], "mean_over_pairs": docs[0][1].get("mean_over_pairs")})]
         else:
             targets = [(run.default_out_path(str(p)), d) for p, d in docs]
+        # the results are written before they are printed: a closed stdout (`vxt score ... | head -1`)
+        # ends the printing, not the run
         for path, doc in targets:
             try:
                 write_json(path, doc)
             except OSError as e:
                 raise VxtError(f"cannot write the scores ({e.strerror or e}); choose another place with --out", path=str(path)) from None
-            con.print(f"wrote {path}", highlight=False, soft_wrap=True)
+
+        from vxt.files import stdout_may_close
+
+        con = console()
+        with stdout_may_close():
+            con.print(run.title_line(results), style="bold", highlight=False)
+            con.print(run.render(results, mean, opts, digits=digits))
+            for line in run.summary_lines(results, opts):
+                con.print(line, highlight=False, soft_wrap=True)
+            for path, _ in targets:
+                con.print(f"wrote {path}", highlight=False, soft_wrap=True)

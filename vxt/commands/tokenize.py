@@ -12,13 +12,13 @@ def register(app: typer.Typer) -> None:
     def tokenize(
         data: str = typer.Argument("data/synth", help="A data dir made by `vxt prepare`."),
         backbone: Optional[str] = typer.Option(None, "--backbone", help="A pretrained T5 dir: use its tokenizer (none is trained)."),
-        vocab_size: int = typer.Option(2000, "--vocab-size", help="Vocabulary of the trained tokenizer."),
+        vocab_size: int = typer.Option(2000, "--vocab-size", min=1, help="Vocabulary of the trained tokenizer."),
         video_classifier: str = typer.Option("tiny-video", "--video-classifier"),
         audio_classifier: str = typer.Option("tiny-audio", "--audio-classifier"),
         video_weights: Optional[str] = typer.Option(None, "--video-weights", help="Local weights (file or `vxt train --task classify` dir)."),
         audio_weights: Optional[str] = typer.Option(None, "--audio-weights"),
-        k_video: int = typer.Option(12, "--k-video", help="K_v: video categories per example."),
-        k_audio: int = typer.Option(6, "--k-audio", help="K_a: audio categories per example."),
+        k_video: int = typer.Option(12, "--k-video", min=1, help="K_v: video categories per example."),
+        k_audio: int = typer.Option(6, "--k-audio", min=1, help="K_a: audio categories per example."),
         no_tokens: bool = typer.Option(False, "--no-tokens", help="Only the text tokenizer."),
         force: bool = typer.Option(False, "--force", help="Retrain the tokenizer even if DATA/tokenizer exists."),
     ) -> None:

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from vxt.files import check_positive, json_object, safe_name
 from vxt.utils import write_json
 
 #: bump when the stored content changes meaning (it is part of every key)
@@ -55,12 +56,16 @@ class DecodeSettings:
     fps: float | None = 8.0
     audio_sr: int = 16000
 
+    def __post_init__(self):  # the values come from files (dataset.json, config.json): numbers, or one line
+        for name in ("num_clips", "frames", "size", "audio_sr", "fps"):
+            check_positive(getattr(self, name), f"decode settings: {name}", whole=name != "fps", none=name == "fps")
+
     def key(self) -> str:
-        """A short stable name of these settings, e.g. ``c4-f8-s64-fps8-sr16000-1a2b3c4d``."""
+        """A short stable name of these settings, e.g. ``c4-f8-s64-fps8-sr16000-1a2b3c4d`` (a safe folder name)."""
         fps = "native" if self.fps is None else f"{float(self.fps):g}"
         blob = json.dumps([CACHE_FORMAT, asdict(self)], sort_keys=True)
         digest = hashlib.sha1(blob.encode()).hexdigest()[:8]
-        return f"c{self.num_clips}-f{self.frames}-s{self.size}-fps{fps}-sr{self.audio_sr}-{digest}"
+        return safe_name(f"c{self.num_clips}-f{self.frames}-s{self.size}-fps{fps}-sr{self.audio_sr}-{digest}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,8 +74,8 @@ class DecodeSettings:
     def from_dict(cls, d: dict | None) -> "DecodeSettings":
         """Settings from a dict (e.g. ``dataset.json["decode"]``); unknown keys are ignored."""
         names = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in (d or {}).items() if k in names}
-        if kw.get("fps") is not None:
+        kw = {k: v for k, v in json_object(d, "decode settings").items() if k in names}
+        if isinstance(kw.get("fps"), (int, float)) and not isinstance(kw["fps"], bool):
             kw["fps"] = float(kw["fps"])
         return cls(**kw)
 
@@ -368,6 +373,34 @@ class MediaCache:
         degraded = {k: dict(self._entries[k].get("errors", {})) for k in jobs if k in self._entries and self._entries[k].get("errors")}
         ok = sum(1 for k in jobs if k in self._entries)
         return {"ok": ok, "failed": {k: self._failed.get(k, failed.get(k, "")) for k in jobs if k not in self._entries}, "degraded": degraded}
+
+    def usable(self, examples: list[dict], split: str, *, quiet: bool = False) -> list[dict]:
+        """The examples whose media could be read (after :meth:`build`); the others are skipped, and said so.
+
+        An example without media (text only) or that lists all its media as missing is usable. When no
+        example is usable the run has nothing to learn from or decode: a one-line VxtError naming the
+        data dir and the first unreadable file; when some are, one line says how many were skipped.
+        """
+        from vxt.errors import VxtError
+
+        self._load_index()
+        bad = [ex for ex in examples if media_path(ex) is not None and self.media_key(ex) not in self._entries
+               and self.media_key(ex) in self._failed]
+        if not bad:
+            return examples
+        first = bad[0]
+        reason = self._failed.get(self.media_key(first), "")
+        what = f"{media_path(first)}" + (f" ({reason})" if reason else "")
+        if len(bad) == len(examples):
+            raise VxtError(f"none of the {len(examples)} {split} examples has a readable media file (first: {what})",
+                           path=str(self.data_dir))
+        if not quiet:
+            from vxt.utils import err_console
+
+            err_console().print(f"[yellow]vxt:[/] skipped {len(bad)} of {len(examples)} {split} examples whose media "
+                                f"could not be read (first: {what})", highlight=False, soft_wrap=True)
+        bad_ids = {id(ex) for ex in bad}
+        return [ex for ex in examples if id(ex) not in bad_ids]
 
     # ---------------------------------------------------- reading
 

@@ -24,7 +24,9 @@ Manifest line (absent fields are omitted, never null)::
 vxt adds two optional fields: ``fps`` (for a ``video`` that is a folder of
 frames) and ``labels`` (``{"video": [names], "audio": [names]}``: the
 classifier label-space names that hold for the example, used by
-``vxt train --task classify``).
+``vxt train --task classify``). ``--task sync`` reads ``offset`` and
+``vstart`` (seconds: a fixed evaluation input, the audio lagging the video by
+``offset``, the video trim starting ``vstart`` after the clip's ``start``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from vxt.errors import DataError
 from vxt.utils import iter_jsonl, write_jsonl
 
 SPLITS = ("train", "val", "test")
-TASKS = ("caption", "qa", "dialog", "dense", "classify")
+TASKS = ("caption", "qa", "dialog", "dense", "classify", "sync", "sound")
 CONTINUOUS_MODALITIES = ("video", "audio")
 TEXT_MODALITIES = ("subtitles", "history", "question", "candidates")
 
@@ -62,6 +64,12 @@ _TYPES: dict[str, Any] = {
     "caption": str,
     "summary": str,
     "source": str,
+    "offset": (int, float),
+    "vstart": (int, float),
+    "domain": str,
+    "label": str,
+    "sound_events": list,
+    "next_targets": list,
 }
 
 

@@ -150,14 +150,12 @@ def prepare(
     from vxt.data.adapters.base import PrepareContext
     from vxt.data.cache import DecodeSettings
     from vxt.data.manifest import SPLITS, write_manifest
-    from vxt.utils import atomic_write_text, write_json
+    from vxt.utils import atomic_write_text, ensure_dir, write_json
 
     t0 = time.time()
     entry, cfg = resolve_options(dataset, options)
     out = Path(out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise VxtError("--out exists and is not a folder", path=str(out))
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out, "data dir (--out)")
     workers = max(1, int(workers))
     ctx = PrepareContext(out=out, options=cfg, workers=workers, progress=progress)
     result = entry.builder(ctx)

@@ -48,6 +48,9 @@ def decode_text(data: bytes) -> str:
                 return data.decode(enc)
             except UnicodeDecodeError:
                 break
+    legacy = _legacy_encoding(data)
+    if legacy is not None:
+        return data.decode(legacy)
     try:
         from charset_normalizer import from_bytes
 
@@ -57,6 +60,97 @@ def decode_text(data: bytes) -> str:
     except Exception:  # detection is a nicety; never let it break reading
         pass
     return data.decode("latin-1", errors="replace")
+
+
+#: the 8-bit encodings subtitles are written in, most common first (ties go to the earlier one), with the
+#: letters of the languages each serves: Western Europe, Cyrillic, Central Europe, Baltic, Turkish, Greek,
+#: Arabic, Hebrew
+_LEGACY: tuple[tuple[str, str], ...] = (
+    ("cp1252", "àâäæçéèêëîïôœùûüÿáíóúñãõßöåøìòÀÂÄÆÇÉÈÊËÎÏÔŒÙÛÜŸÁÍÓÚÑÃÕÖÅØÌÒ"),
+    ("cp1251", "".join(map(chr, range(0x410, 0x450))) + "ёЁіІїЇєЄґҐўЎ"),
+    ("cp1250", "ąćęłńóśźżčďěňřšťůžáéíóúýőűöüäôĺľŕĄĆĘŁŃÓŚŹŻČĎĚŇŘŠŤŮŽÁÉÍÓÚÝŐŰÖÜÄÔĹĽŔ"),
+    ("iso8859_2", "ąćęłńóśźżčďěňřšťůžáéíóúýőűöüäôĺľŕĄĆĘŁŃÓŚŹŻČĎĚŇŘŠŤŮŽÁÉÍÓÚÝŐŰÖÜÄÔĹĽŔ"),
+    ("koi8_r", "".join(map(chr, range(0x410, 0x450))) + "ёЁ"),
+    ("cp1257", "ąčęėįšųūžāēģīķļņōŗõäöüĄČĘĖĮŠŲŪŽĀĒĢĪĶĻŅŌŖÕÄÖÜ"),
+    ("cp1254", "çğıöşüâîûÇĞİÖŞÜÂÎÛ"),
+    ("cp1253", "".join(map(chr, range(0x386, 0x3CF)))),
+    ("cp1256", "".join(map(chr, range(0x621, 0x656))) + "پچژگکیہےھ"),
+    ("cp1255", "".join(map(chr, range(0x5B0, 0x5F5)))),
+)
+#: punctuation of the 8-bit code pages that text uses between words
+_PUNCT = set("“”‘’„‚–—…«»·°€\u00a0¿¡•™©®№§")
+_NON_LATIN = {"cp1251", "koi8_r", "cp1253", "cp1256", "cp1255"}
+_WORD8 = re.compile(rb"[^\s]*[\x80-\xff][^\s]*")
+
+
+def _oddities(word: str, native: frozenset, latin: bool) -> int:
+    """How unlike text in the code page's languages one word decoded with it looks (0: plausible)."""
+    odd = 0
+    letters = [c for c in word if c.isalpha()]
+    for i, c in enumerate(word):
+        if c < "\x80":
+            continue
+        if c.isalpha():
+            odd += c not in native
+        elif c not in _PUNCT or (0 < i < len(word) - 1 and word[i - 1].isalpha() and word[i + 1].isalpha()):
+            odd += 1  # a symbol, or punctuation inside a word (Polish 'ż' read as '¿', 'ł' as '³')
+    if letters:
+        w = "".join(letters)
+        if not (w.islower() or w.isupper() or (w[0].isupper() and w[1:].islower())):
+            odd += 1  # 'пРИВЕТ': KOI8-R read as cp1251; 'ÄãÉ': bytes of another script
+        if latin and len(letters) >= 3 and all(c >= "\x80" for c in letters):
+            odd += 1  # a Latin-script word with no plain letter at all: Greek or Cyrillic bytes
+        if not latin and any(c < "\x80" for c in letters) and any(c >= "\x80" for c in letters):
+            odd += 1  # Latin and another script in one word: 'nasэlsэn' (Turkish read as Cyrillic)
+        if latin and "ñ" in w[:-1] and any(w[i] == "ñ" and w[i + 1] not in "aeiouáéíóú" for i in range(len(w) - 1)):
+            odd += 1  # Spanish ñ comes before a vowel
+        if latin and w.endswith("ñ") and len(w) > 2:
+            odd += 1  # ... and ends no word ('Dzieñ': Polish ń)
+    return odd
+
+
+def _legacy_encoding(data: bytes, max_words: int = 20000) -> str | None:
+    """The 8-bit code page (of :data:`_LEGACY`) under which the words with non-ASCII bytes read as text of its
+    languages, the most common code page on a tie; None when none reads well (left to the detector).
+
+    Detectors guess French cp1252 as Baltic cp1257 ('crčme brūlée'): the letters are all letters in both, but
+    only one code page holds them all as letters of its own languages.
+    """
+    words = []
+    for m in _WORD8.finditer(data):
+        words.append(m.group())
+        if len(words) >= max_words:
+            break
+    if not words:
+        return None
+    n_high = sum(sum(b >= 0x80 for b in w) for w in words)
+    scored: list[tuple[int, int, int, str]] = []
+    for rank, (enc, letters) in enumerate(_LEGACY):
+        native, latin = frozenset(letters), enc not in _NON_LATIN
+        odd = 0
+        try:
+            decoded = [w.decode(enc) for w in words]
+        except UnicodeDecodeError:
+            continue
+        for w in decoded:
+            odd += _oddities(w, native, latin)
+        # text is mostly lower case: KOI8-R lower case reads as cp1251 capitals
+        high = [c for w in decoded for c in w if c >= "\x80" and c.isalpha()]
+        upper = int(len(high) >= 8 and sum(c.isupper() for c in high) > len(high) / 2)
+        scored.append((odd, upper, rank, enc))
+    if not scored:
+        return None
+    scored.sort()
+    odd, upper = scored[0][:2]
+    if odd > max(1, n_high // 20):
+        return None
+    # a tie goes to the more common code page (a statistical detector does worse on a few words)
+    pick = scored[0][3]
+    try:
+        data.decode(pick)
+    except UnicodeDecodeError:
+        return None
+    return pick
 
 
 _STAMP = re.compile(r"^(\d+(?::\d{1,2}){1,2})(?:[.,](\d{1,3}))?$")
@@ -85,20 +179,27 @@ def _clean(lines: list[str], unescape: bool) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def _parse(text: str, *, vtt: bool) -> list[dict]:
+def _parse(text: str, *, vtt: bool, start: float | None = None, end: float | None = None) -> list[dict]:
+    """Cues of ``text``; with ``start``/``end``, only those overlapping [start, end] (the others are not kept)."""
+    import io
+
+    lo = float("-inf") if start is None else float(start)
+    hi = float("inf") if end is None else float(end)
     cues: list[dict] = []
     cur: dict | None = None  # {"start", "end", "lines"}
     skipping = False  # inside a cue whose timing line was unreadable
 
     def close():
         nonlocal cur
+        if cur is not None and (cur["end"] <= lo or cur["start"] >= hi) and not lo <= cur["start"] == cur["end"] <= hi:
+            cur = None  # outside the clip's time range (a cue without length counts where it stands)
         if cur is not None:
             t = _clean(cur["lines"], unescape=vtt)
             if t and cur["end"] >= cur["start"]:
                 cues.append({"start": round(cur["start"], 3), "end": round(cur["end"], 3), "text": t})
         cur = None
 
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    for raw in io.StringIO(text, newline=None):  # one line at a time (\r\n and \r read as \n), no list of all
         line = raw.replace("\ufeff", "").rstrip()
         if "-->" in line:
             m = _TIMING.match(line)
@@ -126,18 +227,19 @@ def _parse(text: str, *, vtt: bool) -> list[dict]:
     return cues
 
 
-def parse_srt(text: str) -> list[dict]:
-    """Parse SubRip text into cues (broken cues are skipped)."""
-    return _parse(text, vtt=False)
+def parse_srt(text: str, start: float | None = None, end: float | None = None) -> list[dict]:
+    """Parse SubRip text into cues (broken cues are skipped); with ``start``/``end``, those of that time range."""
+    return _parse(text, vtt=False, start=start, end=end)
 
 
-def parse_vtt(text: str) -> list[dict]:
+def parse_vtt(text: str, start: float | None = None, end: float | None = None) -> list[dict]:
     """Parse WebVTT text into cues: header, NOTE/STYLE/REGION blocks, cue ids and cue settings are ignored."""
-    return _parse(text, vtt=True)
+    return _parse(text, vtt=True, start=start, end=end)
 
 
-def read_subtitles(path: str | os.PathLike) -> list[dict]:
-    """Read an .srt or .vtt file (by extension, else by a ``WEBVTT`` header) in any encoding."""
+def read_subtitles(path: str | os.PathLike, start: float | None = None, end: float | None = None) -> list[dict]:
+    """Read an .srt or .vtt file (by extension, else by a ``WEBVTT`` header) in any encoding; with ``start`` /
+    ``end`` (seconds), only the cues that overlap that range are kept (a clip of a long transcript)."""
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -148,4 +250,5 @@ def read_subtitles(path: str | os.PathLike) -> list[dict]:
     text = decode_text(data)
     ext = p.suffix.lower()
     is_vtt = ext == ".vtt" or (ext != ".srt" and text.lstrip("\ufeff \n").startswith("WEBVTT"))
-    return parse_vtt(text) if is_vtt else parse_srt(text)
+    del data  # the bytes are not needed past here (a long transcript: tens of MB)
+    return parse_vtt(text, start, end) if is_vtt else parse_srt(text, start, end)

@@ -1,5 +1,5 @@
 """Decoding: greedy and batched beam search on a T5 decoder, candidate scoring, greedy decoding of
-any step function, and dense events from proposals (:mod:`vxt.decoding.events`).
+any step function, beam search over any step function (:mod:`vxt.decoding.beam`), and dense events from proposals (:mod:`vxt.decoding.events`).
 
 ``DecodingOptions`` is importable without torch; the decoders are loaded on
 first access (``from vxt.decoding import BeamSearchDecoder``).
@@ -17,6 +17,7 @@ _LAZY = {
     "decode": "vxt.decoding.search",
     "score_candidates": "vxt.decoding.scoring",
     "greedy_decode": "vxt.decoding.greedy",
+    "beam_search": "vxt.decoding.beam",
 }
 
 __all__ = ["DecodingOptions", *_LAZY]

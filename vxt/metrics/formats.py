@@ -37,10 +37,10 @@ from typing import Any
 
 from vxt.errors import DataError
 
-KINDS = ("caption", "qa", "dense")
+KINDS = ("caption", "qa", "dense", "sync")
 #: which scorer reads a vxt preds.json of each task; `vxt score` passes the task registry's own mapping
 #: (each task names its scorer), this is the fallback for library use without the registry
-_TASK_KIND = {"caption": "caption", "dialog": "caption", "qa": "qa", "dense": "dense"}
+_TASK_KIND = {"caption": "caption", "dialog": "caption", "qa": "qa", "dense": "dense", "sync": "sync"}
 
 
 @dataclass
@@ -49,9 +49,9 @@ class Predictions:
 
     path: str
     format: str
-    kind: str  # caption | qa | dense
-    preds: dict[str, Any]  # caption: id -> str; qa: id -> int; dense: vid -> [{"start","end","sentence"}]
-    refs: Any = None  # caption: id -> [str]; qa: id -> int; dense: [{vid: {...}}]; None when not inside
+    kind: str  # caption | qa | dense | sync
+    preds: dict[str, Any]  # caption: id -> str; qa: id -> int; dense: vid -> [{"start","end","sentence"}]; sync: id -> s
+    refs: Any = None  # caption: id -> [str]; qa: id -> int; dense: [{vid: {...}}]; sync: id -> s; None when not inside
     types: dict[str, str] | None = None  # qa question types
     remove_nonascii: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
@@ -163,6 +163,12 @@ def _vxt_predictions(p: str, data: dict, task_kind: dict[str, str]) -> Predictio
             qtype = r.get("question_type", r.get("type"))
             if qtype is not None:
                 types[rid] = str(qtype)
+        elif kind == "sync":
+            preds[rid] = _seconds(r.get("offset"), f"prediction {i} ({rid}): 'offset'", p)
+            if r.get("target") is not None:
+                refs[rid] = _seconds(r["target"], f"prediction {i} ({rid}): 'target'", p)
+            if isinstance(r.get("probs"), list) and "n_classes" not in meta:
+                meta["n_classes"] = len(r["probs"])
         else:
             events = r.get("events")
             _need(isinstance(events, list), f"prediction {i} ({rid}): 'events' must be a list", p)
@@ -174,6 +180,8 @@ def _vxt_predictions(p: str, data: dict, task_kind: dict[str, str]) -> Predictio
                 ref_events = r["references"]
             if ref_events:  # a row without reference events is a video without references (reported later)
                 dense_refs[rid] = _events_to_anet(ref_events, r.get("duration"), p, rid)
+    if kind == "sync" and isinstance(data.get("offset_grid"), list):
+        meta["offset_grid"] = [float(x) for x in data["offset_grid"]]
     out_refs: Any = None
     if kind == "dense":
         if dense_refs:
@@ -181,6 +189,11 @@ def _vxt_predictions(p: str, data: dict, task_kind: dict[str, str]) -> Predictio
     elif refs:
         out_refs = refs
     return Predictions(p, "vxt-preds", kind, preds, out_refs, types or None, meta=meta)
+
+
+def _seconds(v: Any, what: str, p: str) -> float:
+    _need(isinstance(v, (int, float)) and not isinstance(v, bool) and v == v, f"{what} must be a number of seconds", p)
+    return float(v)
 
 
 def _ref_list(v: Any, p: str, rid: str) -> list[str]:
@@ -259,7 +272,27 @@ def load_references(path: str | Path, kind: str) -> Any:
         return _dense_refs(p, data, is_jsonl)
     if kind == "qa":
         return _qa_refs(p, data, is_jsonl)
+    if kind == "sync":
+        return _sync_refs(p, data, is_jsonl)
     return _caption_refs(p, data, is_jsonl)
+
+
+def _sync_refs(p: str, data: Any, is_jsonl: bool) -> dict[str, float]:
+    """Target offsets (s): a vxt manifest (``id``, ``offset``), a sync preds.json (``target``) or ``{id: s}``."""
+    out: dict[str, float] = {}
+    if is_jsonl:
+        for i, r in enumerate(data, 1):
+            if isinstance(r, dict) and "id" in r and r.get("offset") is not None:
+                out[_sid(r["id"])] = _seconds(r["offset"], f"line {i}: 'offset'", p)
+    elif isinstance(data, dict) and isinstance(data.get("predictions"), list):
+        for r in data["predictions"]:
+            if isinstance(r, dict) and "id" in r and r.get("target") is not None:
+                out[_sid(r["id"])] = _seconds(r["target"], f"{r['id']}: 'target'", p)
+    elif isinstance(data, dict):
+        out = {_sid(k): _seconds(v, f"{k}", p) for k, v in data.items()}
+    if not out:
+        raise DataError("holds no target offsets (a manifest with 'offset', or {id: seconds})", path=p)
+    return out
 
 
 def _dense_refs(p: str, data: Any, is_jsonl: bool) -> dict:

@@ -22,6 +22,7 @@ DURATION_TOLERANCE = 0.1  # seconds past the video end before a timestamp is fla
 
 CAPTION_ORDER = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr")
 DENSE_ORDER = (*CAPTION_ORDER, "Precision", "Recall", "F1")
+SYNC_ORDER = ("accuracy_1", "accuracy_pm1", "accuracy_3class")
 
 
 @dataclass
@@ -130,6 +131,11 @@ def _load_refs(pred: Predictions, ref_paths: list[str]) -> tuple[Any, list[str]]
             answers.update(a)
             types.update(t or {})
         return (answers, (pred.types or types) or None), list(ref_paths)
+    if pred.kind == "sync":
+        targets: dict[str, float] = {}
+        for p in ref_paths:
+            targets.update(load_references(p, "sync"))
+        return targets, list(ref_paths)
     refs: dict[str, list[str]] = {}
     for p in ref_paths:
         for k, v in load_references(p, "caption").items():
@@ -306,6 +312,15 @@ def _score_one(pred: Predictions, refs: Any, ref_names: list[str], opts: ScoreOp
         extra = {"n_scored": acc["n"], "n_correct": acc["n_correct"]}
         if "per_type" in acc:
             extra["per_type"] = acc["per_type"]
+    elif pred.kind == "sync":
+        from vxt.metrics.sync import score_sync_file
+
+        if not pred.preds:
+            raise DataError("holds no predictions", path=pred.path)
+        if not refs:
+            raise DataError("the references hold no target offsets", path=pred.path)
+        chk.mismatch(list(pred.preds), list(refs), missing_pred_note="they are not scored")
+        metrics, extra = score_sync_file(pred.path, pred.preds, refs, pred.meta, warn)
     else:
         _check_dense(chk, pred.preds, refs, ref_names, opts.max_proposals)
         meteor = _meteor(opts)
@@ -340,7 +355,7 @@ def settings_dict(opts: ScoreOptions, kind: str) -> dict[str, Any]:
         s.update({"max_proposals": opts.max_proposals, "tious": list(opts.tious), "seed": opts.seed})
     if kind == "caption":
         s["sacrebleu"] = opts.sacrebleu
-    s["comparable_to_published"] = opts.java or kind == "qa"
+    s["comparable_to_published"] = opts.java or kind in ("qa", "sync")
     return s
 
 
@@ -387,7 +402,7 @@ def render(results: list[PairResult], mean: dict | None, opts: ScoreOptions, dig
     from rich.table import Table
 
     kind = results[0].pred.kind
-    order = {"caption": CAPTION_ORDER, "dense": DENSE_ORDER}.get(kind, ("accuracy",))
+    order = {"caption": CAPTION_ORDER, "dense": DENSE_ORDER, "sync": SYNC_ORDER}.get(kind, ("accuracy",))
     names = [m for m in order if m in results[0].metrics]
     table = Table()
     table.add_column("metric (%)")
@@ -417,7 +432,8 @@ def render(results: list[PairResult], mean: dict | None, opts: ScoreOptions, dig
 
 
 TITLES = {"caption": "captioning / dialog (pycocoevalcap)", "qa": "multiple-choice QA",
-          "dense": "dense captioning (ActivityNet Captions protocol)"}
+          "dense": "dense captioning (ActivityNet Captions protocol)",
+          "sync": "audio-visual synchronisation (offset classes; pm1: within one class)"}
 
 
 def title_line(results: list[PairResult]) -> str:
@@ -435,7 +451,11 @@ def summary_lines(results: list[PairResult], opts: ScoreOptions) -> list[str]:
     if kind == "dense":
         lines.append(f"settings: max_proposals={opts.max_proposals}, tIoUs={', '.join(f'{t:g}' for t in opts.tious)}, "
                      f"seed={opts.seed}")
-    if kind != "qa" and not opts.java:
+    if kind == "sync":
+        for r in results:
+            if r.extra.get("confusion_png"):
+                lines.append(f"confusion matrix: {r.extra['confusion_png']}")
+    if kind not in ("qa", "sync") and not opts.java:
         lines.append("NOT COMPARABLE to published numbers: --no-java uses a pure-Python tokenizer and leaves out METEOR")
     for r in results:
         sb = r.extra.get("sacrebleu")

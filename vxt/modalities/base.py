@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vxt.errors import VxtError
+from vxt.files import canonical_safetensors
 from vxt.utils import read_json, say_once, atomic_write_bytes, write_json
 
 CONFIG_NAME = "config.json"
@@ -252,7 +253,8 @@ class ModalityClassifier(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.checkpoint_state_dict().items()}
-        atomic_write_bytes(directory / WEIGHTS_NAME, st_save(tensors, metadata={"format": "pt", "vxt": "classifier"}))
+        atomic_write_bytes(directory / WEIGHTS_NAME,
+                           canonical_safetensors(st_save(tensors, metadata={"format": "pt", "vxt": "classifier"})))
         write_json(directory / CONFIG_NAME, self.config)
         return directory
 
@@ -321,18 +323,30 @@ def _torch_load(path: Path) -> Any:
     import pickle
 
     try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as e:
+        raise VxtError(f"cannot read weights ({e.strerror or type(e).__name__})", path=str(path)) from None
+    # torch.save writes a zip archive (PK..) or, before torch 1.6, a pickle (0x80 + protocol): anything else
+    # (a text file, an empty one) is not a weights file, whatever torch's unpickler would say about it
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        raise VxtError("cannot read weights: not a weights file (expected .safetensors, or a .pt/.pth file "
+                       "written by torch.save)",
+                       path=str(path))
+    try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as first:
+    except pickle.UnpicklingError:
         try:
             with torch.serialization.safe_globals(_numpy_safe_globals()):
                 return torch.load(path, map_location="cpu", weights_only=True)
         except Exception:
-            msg = str(first).strip().splitlines()[0] if str(first).strip() else type(first).__name__
+            # not torch's message: it suggests weights_only=False, which runs whatever the file holds
             raise VxtError(
-                f"cannot read these weights with weights_only=True (vxt never unpickles code): {msg}",
+                "cannot read these weights: they hold pickled objects besides tensors, and vxt does not load "
+                "pickled code (it reads checkpoints with weights_only=True)",
                 path=str(path),
             ) from None
-    except (RuntimeError, EOFError, OSError) as e:
+    except (RuntimeError, EOFError, OSError, ValueError, IndexError, KeyError) as e:  # a damaged file
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise VxtError(f"cannot read weights: {msg}", path=str(path)) from None
 

@@ -83,6 +83,12 @@ class BackboneSettings:
         unknown = sorted(set(d or {}) - names)
         if unknown:
             raise VxtError(f"unknown feature settings {', '.join(unknown)} (known: {', '.join(sorted(names))})")
+        from vxt.registry import check_values, number, whole
+
+        # a zero step or frame count would divide the extraction schedule by zero: refused here, in one line
+        check_values(d or {}, {"frames": whole(1), "step": number(0, low_open=True), "size": whole(1),
+                               "fps": number(0, low_open=True, null=True), "audio_window": number(0, low_open=True),
+                               "audio_sr": whole(1), "seed": whole(0)}, prefix="feature_settings.")
         return cls(**(d or {}))
 
     def to_dict(self) -> dict:
@@ -94,8 +100,11 @@ class BackboneSettings:
                            _fingerprint(self.audio_weights)], sort_keys=True)
         digest = hashlib.sha1(blob.encode()).hexdigest()[:8]
         fps = "native" if self.fps is None else f"{float(self.fps):g}"
-        return (f"{self.video_classifier}+{self.audio_classifier}-f{self.frames}-st{self.step:g}"
-                f"-s{self.size}-fps{fps}-{digest}")
+        from vxt.files import safe_name
+
+        step = f"{self.step:g}" if isinstance(self.step, (int, float)) else str(self.step)
+        return safe_name(f"{self.video_classifier}+{self.audio_classifier}-f{self.frames}-st{step}"
+                         f"-s{self.size}-fps{fps}-{digest}")
 
 
 def _fingerprint(weights: str | None) -> Any:
@@ -124,13 +133,15 @@ class FeatureStore:
     def __init__(self, source: str = "backbone", *, data_dir: str | Path | None = None,
                  settings: BackboneSettings | dict | None = None, files_dir: str | Path | None = None,
                  audio_dir: str | Path | None = None, combine: str = "sum", max_memory_items: int = 4096,
-                 norm: dict | None = None):
+                 norm: dict | None = None, cache_root: str | Path | None = None):
         if source not in SOURCES:
             raise VxtError(f"feature source must be one of {', '.join(SOURCES)}, got {source!r}")
         if combine not in ("sum", "concat"):
             raise VxtError(f"feature_combine must be 'sum' or 'concat', got {combine!r}")
         self.source = source
         self.data_dir = None if data_dir is None else Path(data_dir)
+        #: where extracted streams are cached (None: ``DATA/features``, the data dir the run was given)
+        self.cache_root = None if cache_root is None else Path(cache_root)
         self.settings = settings if isinstance(settings, BackboneSettings) else BackboneSettings.from_dict(settings)
         self.files_dir = None if files_dir is None else Path(files_dir)
         self.audio_dir = None if audio_dir is None else Path(audio_dir)
@@ -166,10 +177,13 @@ class FeatureStore:
 
     @property
     def cache_dir(self) -> Path | None:
-        """Where extracted streams are cached (None: no data dir, or pre-extracted files)."""
-        if self.source != "backbone" or self.data_dir is None:
+        """Where extracted streams are cached (None: no data dir, or pre-extracted files): ``cache_root``,
+        else the data dir's ``features/``, in a folder named by the settings' key."""
+        if self.source != "backbone":
             return None
-        return self.data_dir / "features" / self.settings.key()
+        root = self.cache_root if self.cache_root is not None else (
+            None if self.data_dir is None else self.data_dir / "features")
+        return None if root is None else root / self.settings.key()
 
     # ------------------------------------------------------------ naming
 

@@ -65,13 +65,14 @@ def load_model(directory: str | os.PathLike) -> Any:
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
-    """The model dir to load for ``path``: an experiment dir (its best/ if any) or a model dir."""
+    """The model dir to load for ``path``, the same way for every task: an experiment dir's ``best/`` if any,
+    else its ``last/`` (a run without validation), else ``path`` itself (a model dir)."""
     p = Path(path)
     if not p.exists():
         raise VxtError("no such checkpoint", path=str(p))
     if not p.is_dir():
         raise VxtError("a checkpoint is a directory (an experiment dir or a saved model dir)", path=str(p))
-    for cand in (p / "best", p):
+    for cand in (p / "best", p / "last", p):
         if (cand / "config.json").exists() and any(cand.glob("*.safetensors")):
             return cand
     raise VxtError("not a checkpoint: no config.json and model.safetensors here", path=str(p))

@@ -1,4 +1,4 @@
-"""Positional encodings: sinusoidal (Vaswani et al.), computed for any length."""
+"""Positional encodings: sinusoidal (Vaswani et al.), computed for any length; learned per-axis tables on a grid."""
 
 from __future__ import annotations
 
@@ -28,3 +28,33 @@ class PositionalEncoding(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(x + sinusoidal_positions(x.shape[1], self.dim, x.device, x.dtype))
+
+
+class FactorisedPositions(nn.Module):
+    """Learned positions on a grid of tokens, one table per axis, summed (SparseSync's visual and audio ones).
+
+    ``shape`` is the token grid (e.g. ``(16, 7, 7)`` for time x height x width,
+    ``(9, 20)`` for frequency x time); ``forward(x)`` takes ``[B, *shape, dim]``
+    and adds ``sum_a table_a[i_a]``: ``sum(shape) * dim`` parameters instead of
+    ``prod(shape) * dim``.
+    """
+
+    def __init__(self, shape: tuple[int, ...] | list[int], dim: int, init_std: float = 0.02):
+        super().__init__()
+        self.shape = tuple(int(s) for s in shape)
+        self.tables = nn.ParameterList([nn.Parameter(torch.randn(s, dim) * init_std) for s in self.shape])
+
+    def table(self) -> torch.Tensor:
+        """``[*shape, dim]``: the position added at each grid cell."""
+        n = len(self.shape)
+        out = 0
+        for a, t in enumerate(self.tables):
+            view = [1] * n + [t.shape[-1]]
+            view[a] = self.shape[a]
+            out = out + t.view(*view)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[1:-1]) != self.shape:
+            raise ValueError(f"expected a token grid of {self.shape}, got {tuple(x.shape[1:-1])}")
+        return x + self.table().to(x.dtype)

@@ -32,26 +32,43 @@ class ClassifyTask(Task):
         if weights:
             over["weights"] = weights
         over["modality"] = opts.modality
+        # --domains is the example filter of examples(), never a classifier setting
+        domains = over.pop("domains", None)
+        if domains is not None:
+            if isinstance(domains, str):
+                domains = [d.strip() for d in domains.split(",") if d.strip()]
+            if not domains or not all(isinstance(d, str) for d in domains):
+                raise VxtError(f"--domains must name at least one visual domain, got {domains!r}")
+            opts.domains = list(domains)
 
     def run_name(self, opts: Any) -> list[str]:
-        return [opts.modality] if opts.modality else [opts.model]
+        parts = [opts.modality] if opts.modality else [opts.model]
+        domains = getattr(opts, "domains", None)
+        return parts + ["+".join(domains)] if domains else parts
 
     def examples(self, data_dir: str | Path, split: str, opts: Any = None) -> list[dict]:
         """Every example whose ``labels`` name its classes, one per media item.
 
         A clip serving caption, qa and dialog counts once; dense-captioning
         videos (several events, each with its own labels) are left out; with
-        a modality, only the items that have it.
+        a modality, only the items that have it; with ``domains``
+        (``--domains``), only the examples of those visual domains (one
+        without a ``domain`` field is ``photo``, the synthetic default look).
         """
         from vxt.data.manifest import load_split
 
         modality = getattr(opts, "modality", None) if opts is not None else None
+        domains = getattr(opts, "domains", None) if opts is not None else None
+        if domains is None and opts is not None:  # configure() not run (e.g. a caller's own options)
+            domains = (getattr(opts, "overrides", None) or {}).get("domains")
         seen: set[tuple] = set()
         out = []
         for ex in load_split(data_dir, split):
             if "labels" not in ex or "video" not in ex and "audio" not in ex or ex.get("task") == "dense":
                 continue
             if modality is not None and (modality in ex.get("missing", []) or not ex["labels"].get(modality)):
+                continue
+            if domains is not None and ex.get("domain", "photo") not in domains:
                 continue
             key = (ex.get("video") or ex.get("audio"), ex.get("start"), ex.get("end"))
             if key in seen:

@@ -34,10 +34,24 @@ CONTINUOUS = ("video", "audio")
 TEXT_SEGMENTS = ("subtitles", "history", "question", "answer", "candidates")
 
 
-def subtitles_text(ex: dict) -> str:
-    """Speech transcript or subtitles: the subtitle texts joined in time order."""
+def subtitles_text(ex: dict, max_chars: int | None = None) -> str:
+    """Speech transcript or subtitles: the subtitle texts joined in time order.
+
+    ``max_chars``: stop joining once the text is longer than that (whole cues: the text is a prefix, at a
+    word boundary, of the full one), so a long transcript is not built whole to be cut to a token budget.
+    """
     subs = sorted(ex.get("subtitles", []), key=lambda s: (float(s.get("start", 0.0)), float(s.get("end", 0.0))))
-    return " ".join(str(s.get("text", "")).strip() for s in subs if str(s.get("text", "")).strip())
+    parts: list[str] = []
+    n = -1
+    for s in subs:
+        t = str(s.get("text", "")).strip()
+        if not t:
+            continue
+        parts.append(t)
+        n += len(t) + 1
+        if max_chars is not None and n > max_chars:
+            break
+    return " ".join(parts)
 
 
 def history_text(ex: dict) -> str:
@@ -76,10 +90,11 @@ class TaskSpec:
     def text_segments(self) -> tuple[str, ...]:
         return tuple(m for m in self.modalities if m not in CONTINUOUS)
 
-    def segment_text(self, ex: dict, segment: str) -> str:
-        """The text of one segment for example ``ex`` ("" when the example has none)."""
+    def segment_text(self, ex: dict, segment: str, max_chars: int | None = None) -> str:
+        """The text of one segment for example ``ex`` ("" when the example has none); ``max_chars``: the
+        subtitles may stop (at a cue) once longer than that."""
         if segment == "subtitles":
-            return subtitles_text(ex)
+            return subtitles_text(ex, max_chars)
         if segment == "history":
             return history_text(ex)
         if segment == "question":
@@ -206,6 +221,16 @@ class TextTask(Task):
         if not explain:
             return super().print_predictions(preds, explain, con)
         from rich.table import Table
+
+        if "words" in explain[0]:  # a gated decoder (TAVT): how much each word leant on each memory
+            table = Table(title="alpha_av / alpha_va per generated word (the decoder's gates)", show_lines=True)
+            for col in ("id", "audio", "words (alpha_av / alpha_va)", "prediction"):
+                table.add_column(col, overflow="fold")
+            for e in explain:
+                words = " ".join(f"{w['word']}({w['alpha_av']:.2f}/{w['alpha_va']:.2f})" for w in e["words"])
+                table.add_row(e["id"], str(e.get("audio", "-")), words or "-", e["prediction"])
+            con.print(table)
+            return
 
         table = Table(title="what the language model saw", show_lines=True)
         for col in ("id", "video tokens", "audio tokens", "text inputs", "prediction"):

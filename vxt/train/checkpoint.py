@@ -74,6 +74,7 @@ def mirror_to_top(src: str | Path, exp_dir: str | Path) -> None:
 
 
 def find_resume_dir(exp_dir: str | Path) -> Path | None:
+    """The checkpoint ``--resume`` continues from: ``last/``, else what a run killed while swapping it in left."""
     exp_dir = Path(exp_dir)
     for cand in [exp_dir / "last", *sorted(exp_dir.glob(".last.old-*"))]:
         if (cand / "train_state.pt").exists() and (cand / "config.json").exists():
@@ -84,11 +85,92 @@ def find_resume_dir(exp_dir: str | Path) -> Path | None:
 def load_train_state(ckpt_dir: str | Path) -> dict:
     import torch
 
+    import pickle
+
     path = Path(ckpt_dir) / "train_state.pt"
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message suggests loading with weights_only=False: never do that with a file handed over
+        raise VxtError("cannot read the training state: it holds pickled objects besides tensors and plain "
+                       "values, and vxt does not load pickled code", path=str(path)) from None
     except Exception as e:  # noqa: BLE001
-        raise VxtError(f"cannot read the training state ({type(e).__name__}: {e})", path=str(path)) from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        if "weights_only" in first:
+            first = "not a training state vxt wrote"
+        raise VxtError(f"cannot read the training state ({type(e).__name__}{': ' + first if first else ''})",
+                       path=str(path)) from None
+
+
+def holds_trained_model(exp_dir: str | Path) -> bool:
+    """Whether ``exp_dir`` already holds a model trained by vxt (a checkpoint in it, best/, last/ or epoch-NNN/)."""
+    exp_dir = Path(exp_dir)
+    if not exp_dir.is_dir():
+        return False
+    cands = [exp_dir, exp_dir / "best", exp_dir / "last", *exp_dir.glob("epoch-[0-9][0-9][0-9]")]
+    return any((c / "config.json").is_file() and any(c.glob("*.safetensors")) for c in cands)
+
+
+#: what a training run writes at an experiment dir's top level besides the files of last/ (mirrored there)
+RUN_FILES = ("config.json", "model.safetensors", "train_state.pt", "train_summary.json", "metrics.jsonl", "run.json")
+
+
+def clear_experiment(exp_dir: str | Path) -> None:
+    """Remove the checkpoints of an earlier run from ``exp_dir`` (``vxt train --overwrite``); other files
+    (predictions, notes) stay."""
+    exp_dir = Path(exp_dir)
+    if not exp_dir.is_dir():
+        return
+    names = set(RUN_FILES)
+    if (exp_dir / "last").is_dir():
+        names |= {f.name for f in (exp_dir / "last").iterdir() if f.is_file()}
+    for name in sorted(names):
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            (exp_dir / name).unlink()
+    dirs = [exp_dir / "best", exp_dir / "last", *exp_dir.glob("epoch-[0-9][0-9][0-9]"),
+            *exp_dir.glob(".best.*"), *exp_dir.glob(".last.*"), *exp_dir.glob(".epoch-[0-9][0-9][0-9].*")]
+    for d in dirs:
+        if d.is_dir():
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # called before this run writes anything: a file with our pid is a dead run's (pid reused)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's live process (or not a pid we can judge): leave its files alone
+    return True
+
+
+def clear_dead_temps(exp_dir: str | Path) -> list[Path]:
+    """Remove what runs killed mid-write left in ``exp_dir``: ``.<dir>.tmp-<pid>`` folders and ``.<file>.link-tmp``
+    files of processes that no longer run, and ``.<dir>.old-<pid>`` ones once their dir exists again
+    (a ``.last.old-<pid>`` without ``last/`` is what ``--resume`` reads). Call it before the run writes.
+    Returns what was removed."""
+    import re
+
+    exp_dir = Path(exp_dir)
+    removed: list[Path] = []
+    if not exp_dir.is_dir():
+        return removed
+    pat = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)$")
+    for p in exp_dir.iterdir():
+        if p.name.startswith(".") and p.name.endswith(".link-tmp") and p.is_file():
+            p.unlink(missing_ok=True)  # a mirror_to_top cut short (one run writes an experiment dir at a time)
+            removed.append(p)
+            continue
+        m = pat.match(p.name)
+        if m is None or not p.is_dir() or _pid_alive(int(m["pid"])):
+            continue
+        if m["kind"] == "old" and not (exp_dir / m["name"]).is_dir():
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+    return removed
 
 
 def latest_experiment(task: str, root: str | Path = "exp") -> Path | None:

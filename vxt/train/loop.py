@@ -27,8 +27,8 @@ from typing import Any
 
 from vxt.errors import VxtError
 from vxt.train.device import pick_device, to_device  # noqa: F401 - to_device: part of this module's API
-from vxt.train.options import TrainOptions, default_out, resolve
-from vxt.utils import err_console, progress, read_json, seed_everything, write_json, write_jsonl
+from vxt.train.options import TrainOptions, check_resume, default_out, resolve
+from vxt.utils import ensure_dir, err_console, progress, read_json, seed_everything, write_json, write_jsonl
 
 
 def build_for_task(opts: TrainOptions):
@@ -90,13 +90,37 @@ def train(opts: TrainOptions) -> dict:
     """
     from vxt.train.strategies import strategy_for
 
+    opts.validate()
+    pick_device(opts.device)  # an unknown or absent device: one line, before anything is built
     task, entry = resolve(opts)
     task.configure(opts)
     if opts.out is None:
         opts.out = default_out(opts)
+    ensure_dir(opts.out, "experiment dir", create=False)  # a file in the way, /proc, read-only: one line now
+    if opts.resume:
+        check_resume(opts)
     strategy = strategy_for(task, entry)
-    summaries = [(key, _run(run_opts)) for run_opts, key in strategy.plan(opts, entry)]
+    plan = strategy.plan(opts, entry)
+    _check_out(opts, [run_opts.out for run_opts, _ in plan])
+    summaries = [(key, _run(run_opts)) for run_opts, key in plan]
     return strategy.combine(summaries)
+
+
+def _check_out(opts: TrainOptions, outs: list[str]) -> None:
+    """What a user trained is never lost: a dir holding a trained model is only resumed (``--resume``) or,
+    asked for with ``--overwrite``, cleared of its checkpoints first."""
+    from vxt.train.checkpoint import clear_experiment, holds_trained_model
+
+    if opts.resume:
+        return
+    taken = [o for o in outs if holds_trained_model(o)]
+    if not taken:
+        return
+    if not opts.overwrite:
+        raise VxtError("already holds a trained model: continue it with --resume, train into a new --out, "
+                       "or replace it with --overwrite", path=str(opts.out))
+    for o in taken:
+        clear_experiment(o)
 
 
 def _run(opts: TrainOptions) -> dict:
@@ -122,7 +146,14 @@ def _train(opts: TrainOptions) -> dict:
     from vxt.registry import MODELS
     from vxt.tasks import get_task_entry
     from vxt.train import distributed
-    from vxt.train.checkpoint import find_resume_dir, load_checkpoint, load_train_state, mirror_to_top, save_model_dir
+    from vxt.train.checkpoint import (
+        clear_dead_temps,
+        find_resume_dir,
+        load_checkpoint,
+        load_train_state,
+        mirror_to_top,
+        save_model_dir,
+    )
     from vxt.train.strategies import StepContext, strategy_for
 
     device = pick_device(opts.device)
@@ -140,13 +171,19 @@ def _train(opts: TrainOptions) -> dict:
     task = get_task_entry(opts.task)
     train_ex = subsample(task.examples(data, "train", opts), opts.train_fraction, opts.seed)
     val_ex = task.examples(data, "val", opts) if (data / "val.jsonl").exists() else []
+    select = getattr(strategy_for(task, MODELS.get(opts.model)), "select_examples", None)
+    if select is not None:  # a strategy that trains on part of the data (meta: the source domains, or the target)
+        train_ex, val_ex = select(train_ex, "train", opts), select(val_ex, "val", opts)
     if opts.eval_limit:
         val_ex = val_ex[: opts.eval_limit]
     if not train_ex:
         raise VxtError(f"no training examples for task {opts.task!r}", path=str(data / "train.jsonl"))
 
     meta = dataset_meta(data)
-    settings = DecodeSettings(**meta.get("decode", {}))
+    try:
+        settings = DecodeSettings.from_dict(meta.get("decode"))
+    except VxtError as e:
+        raise VxtError(e.message, path=str(data / "dataset.json")) from None
     cache = MediaCache(data, settings)
 
     resume_dir = find_resume_dir(exp) if opts.resume else None
@@ -155,6 +192,8 @@ def _train(opts: TrainOptions) -> dict:
     if resume_dir is not None:
         model = load_checkpoint(resume_dir)
         state = load_train_state(resume_dir)
+        if hasattr(model, "use_data_dir"):  # a model that reads its data dir itself reads this run's --data
+            model.use_data_dir(data)
     else:
         model = build_for_task(opts)
         state = None
@@ -163,6 +202,14 @@ def _train(opts: TrainOptions) -> dict:
     elif rank == 0:
         cache.build(train_ex + val_ex, progress=True)
     distributed.barrier()
+    if cache is not None:  # examples whose media cannot be read: skipped and counted; none readable: one line
+        train_ex = cache.usable(train_ex, "train", quiet=rank != 0)
+        try:
+            val_ex = cache.usable(val_ex, "val", quiet=rank != 0)
+        except VxtError as e:
+            if rank == 0:
+                err_console().print(f"[yellow]vxt:[/] no validation: {e.format()}", highlight=False, soft_wrap=True)
+            val_ex = []
     # the decode settings travel with the model, so `vxt decode` samples media the same way
     if hasattr(model, "config") and isinstance(model.config, dict):
         model.config.setdefault("decode", asdict(settings))
@@ -174,8 +221,12 @@ def _train(opts: TrainOptions) -> dict:
     # the strategy makes the optimizers before DDP wraps the model: a model may give its parameters their own
     # learning rates or freeze some (VX2TEXT: classifier_lr_scale), and DDP registers those that need gradients
     strategy = strategy_for(task, MODELS.get(opts.model))
+    def make_batch(exs, rng, tag):
+        return to_device(model.collate(with_media(exs, cache, pick_clip=f"{opts.seed}-{tag}"), train=True, rng=rng),
+                         device)
+
     ctx = StepContext(model=model, module=model, params=[], opts=opts, total_steps=total_steps, device=device,
-                      is_dist=is_dist, world_size=world_size)
+                      is_dist=is_dist, world_size=world_size, rank=rank, examples=train_ex, make_batch=make_batch)
     strategy.setup(ctx)
     if is_dist:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -196,6 +247,7 @@ def _train(opts: TrainOptions) -> dict:
     log = MetricsLog(exp / "metrics.jsonl", step if state is not None else None) if rank == 0 else None
     if rank == 0:
         exp.mkdir(parents=True, exist_ok=True)
+        clear_dead_temps(exp)  # the half-written checkpoints of killed runs
         write_json(exp / "run.json", {**opts.to_json(), "world_size": world_size, "steps_per_epoch": steps_per_epoch,
                                       "total_steps": total_steps, "lr_milestones_steps": strategy.milestones,
                                       "decode": asdict(settings)})

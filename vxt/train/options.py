@@ -26,6 +26,8 @@ class TrainOptions:
     train_fraction: float = 1.0
     seed: int = 0
     resume: bool = False
+    #: train into an experiment dir that holds a trained model, replacing its checkpoints
+    overwrite: bool = False
     save_every: int = 0
     eval_limit: int | None = 200
     eval_beam: int = 1
@@ -34,7 +36,34 @@ class TrainOptions:
     keep_epochs: int = 2
     device: str = "auto"
     modality: str | None = None
+    #: --task classify: train (and validate) on the examples of these visual domains only (None: all)
+    domains: list | None = None
     evaluate: bool = True
+
+    def validate(self) -> None:
+        """One check of every numeric option (the CLI declares the same bounds, shown by ``--help``):
+        a nonsense value is a one-line VxtError, never a run of 0/-4 steps or a ZeroDivisionError."""
+        import math
+
+        def whole(name: str, value, low: int, *, none_ok: bool = False) -> None:
+            if value is None and none_ok:
+                return
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise VxtError(f"--{name.replace('_', '-')} must be a whole number >= {low}, got {value!r}")
+
+        for name, low in (("epochs", 1), ("batch_size", 1), ("nproc", 1), ("save_every", 0), ("eval_beam", 1),
+                          ("log_every", 1), ("keep_epochs", 1), ("seed", 0)):
+            whole(name, getattr(self, name), low)
+        whole("max_steps", self.max_steps, 1, none_ok=True)
+        whole("eval_limit", self.eval_limit, 0, none_ok=True)
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (0 < self.lr < math.inf):
+            raise VxtError(f"--lr must be a positive finite number, got {self.lr!r}")
+        if not isinstance(self.train_fraction, (int, float)) or not 0 < self.train_fraction <= 1:
+            raise VxtError(f"--train-fraction must be in (0, 1], got {self.train_fraction!r}")
+        if self.grad_clip is not None and not 0 < self.grad_clip < math.inf:
+            raise VxtError(f"grad_clip must be a positive finite number or None, got {self.grad_clip!r}")
+        if not 0 < self.lr_gamma < math.inf or any(not 0 <= f <= 1 for f in self.lr_milestones):
+            raise VxtError("lr_gamma must be positive and lr_milestones fractions in [0, 1]")
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -61,6 +90,25 @@ def resolve(opts: TrainOptions):
         raise VxtError(f"the model {opts.model} does not serve --task {opts.task} "
                        f"(models that do: {', '.join(serving) or 'none'})")
     return task, entry
+
+
+def check_resume(opts: TrainOptions) -> None:
+    """``--resume`` into an experiment trained for another task is a one-line error naming both tasks."""
+    import json
+
+    exp = Path(opts.out)
+    for name in ("run.json", "config.json", "last/config.json"):
+        p = exp / name
+        if not p.is_file():
+            continue
+        try:
+            task = json.loads(p.read_text(encoding="utf-8")).get("task")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(task, str) and task != opts.task:
+            raise VxtError(f"cannot --resume --task {opts.task}: this experiment was trained for --task {task} "
+                           "(choose another --out, or resume with its own task)", path=str(exp))
+        return
 
 
 def default_out(opts: TrainOptions) -> str:

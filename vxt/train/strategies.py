@@ -39,6 +39,12 @@ class StepContext:
     device: Any
     is_dist: bool = False
     world_size: int = 1
+    rank: int = 0
+    #: the run's training examples, and ``make_batch(examples, rng, tag)``: a collated batch of them on the
+    #: device (``tag`` seeds the clip and reference choices): for a strategy that draws its own batches
+    #: (``meta``: one per domain); ``plain`` uses neither
+    examples: list = dataclasses.field(default_factory=list)
+    make_batch: Any = None
 
 
 class Strategy:
@@ -150,8 +156,98 @@ class StagedStrategy(Strategy):
         return runs
 
 
+class GanStrategy(StagedStrategy):
+    """``gan``: adversarial training, a generator step then a discriminator step per batch (VQGAN, MelGAN).
+
+    The model gives its two parameter sets (``gan_parameters() -> (generator,
+    discriminator)``) and, optionally, ``gan_settings(opts) -> {"lr", "betas"}``
+    (default ``--lr``, Adam betas (0.5, 0.9)); each set has its own Adam, the
+    learning rate is constant. A step runs the model with
+    ``batch["gan_part"] = "generator"`` and ``batch["gan_step"]`` (the step, so
+    the model can switch its discriminator on late), backpropagates ``loss``
+    into the generator, and, when the model returns a ``disc_batch`` (the
+    detached real and generated inputs), runs it (``gan_part`` =
+    ``"discriminator"``) and steps the discriminator on its ``loss``. No
+    gradient clipping (as taming-transformers). A model stage with no
+    discriminator parameters trains as ``plain``; a model with a stage plan
+    (``stages=``) runs one stage (``--stage NAME``) or all in order
+    (``--stage all``, the default).
+    """
+
+    name = "gan"
+
+    def plan(self, opts, entry) -> list:
+        names = [s["stage"] for s in entry.meta.get("stages") or []]
+        if not names:
+            return [(opts, None)]
+        stage = opts.overrides.get("stage", "all")
+        if stage not in (*names, "all"):
+            raise VxtError(f"--stage must be one of {', '.join((*names, 'all'))}, got {stage!r}")
+        if stage == "all":  # the staged plan's word for every stage in order
+            opts = dataclasses.replace(opts, overrides={**opts.overrides, "stage": "both"})
+        return super().plan(opts, entry)
+
+    def setup(self, ctx: StepContext) -> None:
+        import torch
+
+        g_params, d_params = (ctx.model.gan_parameters() if hasattr(ctx.model, "gan_parameters") else (None, []))
+        self.adversarial = bool(d_params)
+        if not self.adversarial:
+            return super().setup(ctx)
+        self.opts = ctx.opts
+        settings = {"lr": ctx.opts.lr, "betas": (0.5, 0.9)}
+        if hasattr(ctx.model, "gan_settings"):
+            settings.update(ctx.model.gan_settings(ctx.opts))
+        self._lr = float(settings["lr"])
+        betas = tuple(float(b) for b in settings["betas"])
+        ctx.params = [p for p in g_params if p.requires_grad]
+        self.optimizer = torch.optim.Adam(ctx.params, lr=self._lr, betas=betas)
+        self.d_optimizer = torch.optim.Adam([p for p in d_params if p.requires_grad], lr=self._lr, betas=betas)
+        self.milestones = []
+
+    def state_dict(self) -> dict:
+        if not self.adversarial:
+            return super().state_dict()
+        return {"optimizer": self.optimizer.state_dict(), "d_optimizer": self.d_optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if not self.adversarial:
+            return super().load_state_dict(state)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.d_optimizer.load_state_dict(state["d_optimizer"])
+
+    def lr(self) -> float:
+        return self._lr if self.adversarial else super().lr()
+
+    def step(self, ctx: StepContext, batch: dict, step: int) -> dict:
+        import torch
+
+        if not self.adversarial:
+            return super().step(ctx, batch, step)
+        device = ctx.device
+        logged: dict[str, float] = {}
+        for part, opt in (("generator", self.optimizer), ("discriminator", self.d_optimizer)):
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                out = ctx.module({**batch, "gan_part": part, "gan_step": step})
+            loss = out["loss"]
+            if not torch.isfinite(loss):
+                raise VxtError(f"the {part} loss became {loss.item()} at step {step}: lower --lr or check the data")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            logged["loss" if part == "generator" else "d_loss"] = float(loss.detach())
+            for k, v in out.items():
+                if k.startswith("log_") and isinstance(v, (int, float, torch.Tensor)):
+                    logged[k[4:]] = float(v)
+            batch = out.get("disc_batch")
+            if batch is None:  # the discriminator is not on yet
+                break
+        return logged
+
+
 STRATEGIES.register("plain", description=Strategy.__doc__.splitlines()[0])(Strategy)
 STRATEGIES.register("staged", description=StagedStrategy.__doc__.splitlines()[0])(StagedStrategy)
+STRATEGIES.register("gan", description=GanStrategy.__doc__.splitlines()[0])(GanStrategy)
 
 
 def strategy_for(task, entry) -> Strategy:

@@ -5,3 +5,4 @@ for the contract and :mod:`vxt.data.prepare` for what happens to their output.
 """
 
 from vxt.data.adapters import anet, avsd, msrvtt, synth, tvc, tvqa, videos  # noqa: F401  (registration)
+from vxt.data.adapters import howto100m, lrs3, msvd, vas, vatex, vggsound, youcook2  # noqa: F401  (registration)

@@ -10,6 +10,11 @@ and the clips ``<video_id>.mp4`` (``videos/``, ``TrainValVideo/``,
 ``caption`` example per video, every sentence a reference. (The start/end
 times refer to the source YouTube video, not to the clip, so they are not
 used.)
+
+``--domains tavt`` gives each example a ``domain``: TAVT's regrouping of the
+20 categories (``videos[].category``, an index into :data:`CATEGORIES`) into
+10 domains (:data:`TAVT_DOMAINS`); ``--domains categories`` keeps the 20
+category names as domains.
 """
 
 from __future__ import annotations
@@ -32,12 +37,26 @@ from vxt.errors import DataError
 from vxt.registry import ADAPTERS
 from vxt.utils import read_json
 
+CATEGORIES = ("music", "people", "gaming", "sports/actions", "news/events/politics", "education", "tv shows",
+              "movie/comedy", "animation", "vehicles/autos", "how-to", "travel", "science/technology", "animals/pets",
+              "kids/family", "documentary", "food/drink", "cooking", "beauty/fashion", "advertisement")
+TAVT_GROUPS = {"news": ("how-to", "education", "science/technology", "news/events/politics"),
+               "movie": ("tv shows", "movie/comedy", "documentary", "advertisement"),
+               "sports": ("people", "sports/actions", "travel"), "cooking": ("food/drink", "cooking"),
+               "traffic": ("vehicles/autos",), "animation": ("gaming", "animation"), "music": ("music",),
+               "animal": ("animals/pets",), "kids": ("kids/family",), "beauty": ("beauty/fashion",)}
+#: category index -> TAVT domain
+TAVT_DOMAINS = {CATEGORIES.index(c): d for d, cs in TAVT_GROUPS.items() for c in cs}
 SPLITS = {"train": "train", "validate": "val", "val": "val", "validation": "val", "test": "test"}
 
 
-@ADAPTERS.register("msrvtt", default_config={"root": None}, description="MSR-VTT (videodatainfo.json)")
+@ADAPTERS.register("msrvtt", default_config={"root": None, "domains": None}, description="MSR-VTT (videodatainfo.json)")
 def msrvtt_adapter(ctx: PrepareContext) -> AdapterResult:
     root = require_root(ctx, "msrvtt")
+    domains = ctx.options.get("domains")
+    if domains not in (None, "tavt", "categories"):
+        raise DataError(f"msrvtt --domains takes tavt or categories (got {domains!r})")
+    category: dict[str, int] = {}
     ann_files = sorted(p for d in (root, root / "annotations") if d.is_dir() for p in d.glob("*videodatainfo*.json"))
     if not ann_files:
         raise DataError("no videodatainfo.json here", path=str(root))
@@ -51,6 +70,11 @@ def msrvtt_adapter(ctx: PrepareContext) -> AdapterResult:
             if split.lower() not in SPLITS:
                 raise DataError(f"videos[{i}] ({vid}): unknown split {split!r}", path=str(path))
             videos.setdefault(vid, (SPLITS[split.lower()], path))
+            if domains:
+                cat = need(v, "category", int, path=path, where=f"videos[{i}] ({vid})")
+                if not 0 <= cat < len(CATEGORIES):
+                    raise DataError(f"videos[{i}] ({vid}): category {cat} is not in 0-19", path=str(path))
+                category.setdefault(vid, cat)
         for i, s in enumerate(need(data, "sentences", list, path=path, where="top level")):
             vid = need(s, "video_id", str, path=path, where=f"sentences[{i}]")
             cap = need(s, "caption", str, path=path, where=f"sentences[{i}] ({vid})")
@@ -73,6 +97,8 @@ def msrvtt_adapter(ctx: PrepareContext) -> AdapterResult:
             ex["subtitles"] = subs
         if captions.get(vid):
             ex["targets"] = captions[vid]
+        if domains:
+            ex["domain"] = TAVT_DOMAINS[category[vid]] if domains == "tavt" else CATEGORIES[category[vid]]
         examples[split].append(with_missing(ex, chk["missing"]))
         items.append({**item_record(vid, str(f), chk, [ex["id"]]), "split": split})
     return AdapterResult(

@@ -65,6 +65,8 @@ def clip_starts(
     centre, clamped to the range. ``random`` (training): starts are drawn
     uniformly from ``[start, end - clip_len]`` with ``rng`` (a
     ``numpy.random.Generator``, a ``random.Random`` or an int seed) and sorted.
+    ``segments`` (training, TSN style): one start drawn uniformly inside each
+    of ``num_clips`` equal segments, so the clips stay spread over the range.
     When a clip is longer than the range, every clip starts at ``start``.
     """
     if num_clips < 1:
@@ -83,7 +85,17 @@ def clip_starts(
         else:
             draws = [float(x) for x in g.uniform(start, last, size=num_clips)] if last > start else [start] * num_clips
         return sorted(draws)
-    raise ValueError(f"unknown clip mode {mode!r} (expected 'uniform' or 'random')")
+    if mode == "segments":  # one random start inside each of num_clips equal segments (TSN's sampling)
+        g = _as_rng(rng)
+        seg = (end - start) / num_clips
+        out = []
+        for i in range(num_clips):
+            a = start + seg * i
+            b = max(a, start + seg * (i + 1) - clip_len)
+            u = g.uniform(a, b) if b > a else a
+            out.append(min(max(float(u), start), last))
+        return out
+    raise ValueError(f"unknown clip mode {mode!r} (expected 'uniform', 'random' or 'segments')")
 
 
 # --------------------------------------------------------------------------- video clips
@@ -358,7 +370,7 @@ def read_clips(
     """Read ``num_clips`` clips of ``frames`` RGB frames, ``size``×``size``, as uint8 ``[N, T, S, S, 3]``.
 
     Clips are placed in ``[start, end]`` (default: the whole video stream) by
-    :func:`clip_starts` (``mode="uniform"`` or ``"random"`` with ``rng``) and
+    :func:`clip_starts` (``mode="uniform"``, or ``"random"``/``"segments"`` with ``rng``) and
     returned in time order. ``fps=None`` takes consecutive native frames from
     the frame nearest each clip start; otherwise frames are sampled at ``fps``
     by timestamp, each being the decoded frame nearest its time (safe for

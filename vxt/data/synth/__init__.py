@@ -29,24 +29,47 @@ The parts, lowest first (each imports only those above it):
 * :mod:`~vxt.data.synth.specs`: per-item random streams, clip and dense specs,
   their manifest examples.
 * :mod:`~vxt.data.synth.scene`: rendering the frames.
+* :mod:`~vxt.data.synth.styles`: the visual domains (photo, cartoon, sketch,
+  night, pixel): one scene drawn from primitives in five looks.
 * :mod:`~vxt.data.synth.sounds`: rendering the audio track.
+* :mod:`~vxt.data.synth.foley`: ``--mode foley``, 10 s clips whose every sound
+  is caused by a visible event at an exact time (sparse or dense events).
+* :mod:`~vxt.data.synth.narrated`: ``--mode narrated``, 40-60 s instructional
+  videos whose narration is spoken in the audio (a word code, or espeak-ng).
 * :mod:`~vxt.data.synth.writer`: SubRip text, the mp4 writer and
   :func:`generate_item` (run by the prepare workers).
+
+The modes and domains draw from streams of their own (new item kinds, new
+child streams), so the default output is byte-identical to what it was before
+they existed.
 """
 
 from __future__ import annotations
 
 # The private names re-exported here are read by tests and recipes/synth/ablate_report.py.
+from vxt.data.synth.foley import foley_examples, foley_prims, foley_spec, render_foley_audio
+from vxt.data.synth.narrated import (
+    VOCAB,
+    decode_word_code,
+    narrated_examples,
+    narrated_spec,
+    render_narrated_audio,
+    speech_coverage,
+)
 from vxt.data.synth.scene import render_video
 from vxt.data.synth.sounds import render_audio
 from vxt.data.synth.specs import (  # noqa: F401
     _rngs,
+    _stream,
     clip_examples,
     clip_spec,
     dense_example,
     dense_spec,
+    domain_id,
     item_seed,
+    with_domain,
 )
+from vxt.data.synth.styles import clip_prims, render_styled, restyle
 from vxt.data.synth.text import QUESTION_TYPES, caption_paraphrases
 from vxt.data.synth.vocab import (  # noqa: F401
     _MOTION_ALT,
@@ -59,17 +82,29 @@ from vxt.data.synth.vocab import (  # noqa: F401
     CLIP_SECONDS,
     COLOURS,
     DENSE_SECONDS,
+    DOMAINS,
     EXTRA_COLOURS,
     EXTRA_SHAPES,
+    FOLEY_EVENTS,
+    FOLEY_KINDS,
+    FOLEY_LABELS,
+    FOLEY_SAMPLE_RATE,
+    FOLEY_SECONDS,
     FPS,
+    MATERIALS,
     MISSING_AUDIO_RATE,
+    MODES,
     MOTIONS,
     NAMES,
+    NARRATED_SECONDS,
+    NARRATED_STEPS,
     SAMPLE_RATE,
     SHAPES,
     SIZE,
     SOUNDS,
+    STEP_SECONDS,
     VIDEO_LABELS,
+    VOICES,
 )
 from vxt.data.synth.writer import generate_item, srt_text, write_mp4
 
@@ -78,27 +113,54 @@ __all__ = [
     "CLIP_SECONDS",
     "COLOURS",
     "DENSE_SECONDS",
+    "DOMAINS",
     "EXTRA_COLOURS",
     "EXTRA_SHAPES",
+    "FOLEY_EVENTS",
+    "FOLEY_KINDS",
+    "FOLEY_LABELS",
+    "FOLEY_SAMPLE_RATE",
+    "FOLEY_SECONDS",
     "FPS",
+    "MATERIALS",
     "MISSING_AUDIO_RATE",
+    "MODES",
     "MOTIONS",
     "NAMES",
+    "NARRATED_SECONDS",
+    "NARRATED_STEPS",
     "QUESTION_TYPES",
     "SAMPLE_RATE",
     "SHAPES",
     "SIZE",
     "SOUNDS",
+    "STEP_SECONDS",
     "VIDEO_LABELS",
+    "VOCAB",
+    "VOICES",
     "caption_paraphrases",
     "clip_examples",
+    "clip_prims",
     "clip_spec",
+    "decode_word_code",
     "dense_example",
     "dense_spec",
+    "domain_id",
+    "foley_examples",
+    "foley_prims",
+    "foley_spec",
     "generate_item",
     "item_seed",
+    "narrated_examples",
+    "narrated_spec",
     "render_audio",
+    "render_foley_audio",
+    "render_narrated_audio",
+    "render_styled",
     "render_video",
+    "restyle",
+    "speech_coverage",
     "srt_text",
+    "with_domain",
     "write_mp4",
 ]

@@ -48,6 +48,32 @@ def _rngs(seed: int, split: str, index: int, kind: str):
     return tuple(np.random.default_rng(ss) for ss in item_seed(seed, split, index, kind).spawn(4))
 
 
+def _stream(seed: int, split: str, index: int, kind: str, k: int):
+    """Child stream ``k`` of an item seed (``_rngs`` gives children 0-3; 4: the new modes' audio, 5: styles)."""
+    import numpy as np
+
+    return np.random.default_rng(item_seed(seed, split, index, kind).spawn(k + 1)[k])
+
+
+def domain_id(base_id: str, split: str, domain: str | None) -> str:
+    """An item's id in a visual domain: ``photo`` (today's look) keeps the id, another inserts its name after the split.
+
+    ``synth-train-00003`` in ``cartoon`` is ``synth-train-cartoon-00003``: the file name says how
+    it was rendered, so a resumed run never keeps a clip of another domain.
+    """
+    if domain in (None, "photo"):
+        return base_id
+    head = f"synth-{split}-"
+    return f"{head}{domain}-{base_id[len(head):]}"
+
+
+def with_domain(spec: dict, domain: str | None) -> dict:
+    """The spec rendered in ``domain``: the same scene (attributes, sounds, words), its own id; None: as today."""
+    if domain is None:
+        return spec
+    return {**spec, "id": domain_id(spec["id"], spec["split"], domain), "domain": domain}
+
+
 def _r3(x: float) -> float:
     return round(float(x), 3)
 
@@ -220,6 +246,8 @@ def clip_examples(spec: dict, video_rel: str, qa_per_clip: int = 1) -> list[dict
     }
     if not spec["has_audio"]:
         common["missing"] = ["audio"]
+    if "domain" in spec:
+        common["domain"] = spec["domain"]
     cid = spec["id"]
     caption = {"id": f"{cid}-caption", "task": "caption", **common, "targets": _caption_targets(a, rng)}
 
@@ -251,6 +279,7 @@ def clip_examples(spec: dict, video_rel: str, qa_per_clip: int = 1) -> list[dict
 def dense_example(spec: dict, video_rel: str) -> dict:
     motions = sorted({ev["labels"]["video"][0] for ev in spec["events"]}, key=MOTIONS.index)
     sounds = sorted({ev["labels"]["audio"][0] for ev in spec["events"]}, key=SOUNDS.index)
+    extra = {"domain": spec["domain"]} if "domain" in spec else {}
     return {
         "id": f"{spec['id']}-dense",
         "task": "dense",
@@ -261,4 +290,5 @@ def dense_example(spec: dict, video_rel: str) -> dict:
         "subtitles": spec["subtitles"],
         "events": spec["events"],
         "labels": {"video": motions, "audio": sounds},
+        **extra,
     }

@@ -34,7 +34,41 @@ _RGB = {
     "yellow": (230, 215, 35),
 }
 _SPLIT_CODE = {"train": 0, "val": 1, "test": 2}
-_KIND_CODE = {"clip": 0, "dense": 1}
+#: the item kinds: each seeds its own streams (a new kind never changes an old one's)
+_KIND_CODE = {"clip": 0, "dense": 1, "foley-sparse": 2, "foley-dense": 3, "narrated": 4}
+#: child streams of an item seed beyond the four of ``specs._rngs`` (attributes, wording, pixels
+#: and samples, extra questions): the new modes' audio, and the visual domains' styles
+_AUDIO_STREAM = 4
+_STYLE_STREAM = 5
+
+# ---------------------------------------------------------------- modes and visual domains
+
+#: ``--mode``: today's clips and dense videos, foley clips, narrated instructional videos
+MODES = ("default", "foley", "narrated")
+#: ``--domains``: the rendering styles of the same scene grammar (``photo`` is today's)
+DOMAINS = ("photo", "cartoon", "sketch", "night", "pixel")
+
+#: foley clips: 10 s, AAC at 22,050 Hz (SpecVQGAN's rate; SparseSync resamples to 16 kHz)
+FOLEY_SECONDS = 10.0
+FOLEY_SAMPLE_RATE = 22050
+FOLEY_EVENTS = ("sparse", "dense")
+#: what a shape is made of (the material sets the sound of its hits)
+MATERIALS = {"square": "wood", "circle": "metal", "triangle": "glass"}
+#: the sound of each material's hits, a closing lid's and a lamp's
+HIT_KIND = {"wood": "knock", "metal": "clang", "glass": "clink"}
+FOLEY_KINDS = ("knock", "clang", "clink", "thud", "beep")
+#: the clip's sound class (``label``), one per sounding kind
+FOLEY_LABELS = ("wood knock", "metal clang", "glass clink", "lid thud", "lamp beep")
+FOLEY_LABEL_OF_KIND = dict(zip(FOLEY_KINDS, FOLEY_LABELS))
+#: SparseSync's offset grid (21 classes, seconds; audio later than video is positive)
+SYNC_OFFSETS = tuple(round(-2.0 + 0.2 * i, 1) for i in range(21))
+SYNC_WINDOW = 5.0
+
+#: narrated videos: 40-60 s of 6-10 consecutive steps of 4-6 s
+NARRATED_SECONDS = (40.0, 60.0)
+NARRATED_STEPS = (6, 10)
+STEP_SECONDS = (4.0, 6.0)
+VOICES = ("code", "espeak-ng")
 
 # ---------------------------------------------------------------- phrasing
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from vxt.data.synth.foley import N_FRAMES as FOLEY_FRAMES
+from vxt.data.synth.foley import foley_examples, foley_prims, foley_spec, render_foley_audio
+from vxt.data.synth.narrated import espeak_narration, narrated_examples, narrated_spec, render_narrated_audio
 from vxt.data.synth.scene import render_video
 from vxt.data.synth.sounds import render_audio
-from vxt.data.synth.specs import _rngs, clip_examples, clip_spec, dense_example, dense_spec
-from vxt.data.synth.vocab import FPS, SAMPLE_RATE
+from vxt.data.synth.specs import _rngs, _stream, clip_examples, clip_spec, dense_example, dense_spec, with_domain
+from vxt.data.synth.styles import clip_prims, render_styled, restyle
+from vxt.data.synth.vocab import _STYLE_STREAM, FOLEY_SAMPLE_RATE, FPS, SAMPLE_RATE
 
 
 # ---------------------------------------------------------------- writing
@@ -69,12 +73,12 @@ def write_mp4(path: str | os.PathLike, frames, wave=None, *, fps: int = FPS, sam
             tmp.unlink()
 
 
-def _existing_ok(mp4: Path, srt: Path, spec: dict, srt_expected: str) -> bool:
-    """True when a previous run finished this item: its srt is as expected and its mp4 probes right."""
-    if not (mp4.exists() and srt.exists()):
+def _existing_ok(mp4: Path, srt: Path | None, spec: dict, srt_expected: str | None, sample_rate: int | None = None) -> bool:
+    """True when a previous run finished this item: its srt (if it has one) is as expected and its mp4 probes right."""
+    if not mp4.exists() or (srt is not None and not srt.exists()):
         return False
     try:
-        if srt.read_text(encoding="utf-8") != srt_expected:
+        if srt is not None and srt.read_text(encoding="utf-8") != srt_expected:
             return False
         from vxt.data.media import probe
 
@@ -86,18 +90,59 @@ def _existing_ok(mp4: Path, srt: Path, spec: dict, srt_expected: str) -> bool:
         and bool(info.has_audio) == bool(spec["has_audio"])
         and info.duration is not None
         and abs(float(info.duration) - spec["duration"]) < 0.15
+        and (sample_rate is None or info.audio_rate == sample_rate)
     )
+
+
+def _mode_item(out_dir: Path, seed: int, split: str, kind: str, index: int, domain: str | None, voice: str) -> dict:
+    """A foley clip or a narrated video: made (or kept) on disk; returns its spec, file and status."""
+    if kind == "narrated":
+        spec = with_domain(narrated_spec(seed, split, index, voice), domain)
+        waves = None
+        if voice == "espeak-ng":
+            spec, waves = espeak_narration(spec)
+        rate, n, prims = SAMPLE_RATE, int(round(spec["duration"] * FPS)), (lambda i: clip_prims(spec, i))
+    else:
+        spec = with_domain(foley_spec(seed, split, index, kind.split("-")[1]), domain)
+        rate, n, prims = FOLEY_SAMPLE_RATE, FOLEY_FRAMES, (lambda i: foley_prims(spec, i))
+    rel = f"media/{spec['id']}.mp4"
+    mp4 = out_dir / rel
+    srt = mp4.with_suffix(".srt") if spec["subtitles"] else None
+    srt_expected = srt_text(spec["subtitles"]) if srt is not None else None
+    if _existing_ok(mp4, srt, spec, srt_expected, rate):
+        status = "kept"
+    else:
+        frames = render_styled(spec, n, prims, domain or "photo", _rngs(seed, split, index, kind)[2],
+                               _stream(seed, split, index, kind, _STYLE_STREAM))
+        wave = render_narrated_audio(spec, waves) if kind == "narrated" else render_foley_audio(spec)
+        if srt is not None:
+            from vxt.utils import atomic_write_text
+
+            atomic_write_text(srt, srt_expected)
+        write_mp4(mp4, frames, wave, sample_rate=rate)
+        status = "made"
+    examples = narrated_examples(spec, rel) if kind == "narrated" else foley_examples(spec, rel)
+    return {"spec": spec, "rel": rel, "status": status, "examples": examples}
 
 
 def generate_item(job: tuple) -> dict:
     """Make (or keep) one item's mp4 and srt and return its manifest examples.
 
-    ``job`` is ``(out_dir, seed, split, kind, index, qa_per_clip)``; a
+    ``job`` is ``(out_dir, seed, split, kind, index, qa_per_clip[, options])``;
+    ``kind`` is ``clip`` or ``dense`` (the default mode), ``foley-sparse``,
+    ``foley-dense`` or ``narrated``; ``options`` may give the visual ``domain``
+    (None: the default mode as it always was) and the narration's ``voice``. A
     top-level function so that spawned worker processes can run it.
     """
-    out_dir, seed, split, kind, index, qa_per_clip = job
+    out_dir, seed, split, kind, index, qa_per_clip = job[:6]
+    options = job[6] if len(job) > 6 else {}
+    domain = options.get("domain")
     out_dir = Path(out_dir)
-    spec = clip_spec(seed, split, index) if kind == "clip" else dense_spec(seed, split, index)
+    if kind not in ("clip", "dense"):
+        item = _mode_item(out_dir, seed, split, kind, index, domain, options.get("voice") or "code")
+        return {"id": item["spec"]["id"], "split": split, "kind": kind, "index": index, "domain": domain, "file": item["rel"],
+                "status": item["status"], "missing": [], "examples": item["examples"]}
+    spec = with_domain(clip_spec(seed, split, index) if kind == "clip" else dense_spec(seed, split, index), domain)
     rel = f"media/{spec['id']}.mp4"
     mp4 = out_dir / rel
     srt = mp4.with_suffix(".srt")
@@ -108,6 +153,8 @@ def generate_item(job: tuple) -> dict:
         render_rng = _rngs(seed, split, index, kind)[2]
         frames = render_video(spec, render_rng)
         wave = render_audio(spec, render_rng) if spec["has_audio"] else None
+        if domain not in (None, "photo"):  # the photo frames drew from the stream first, so the sound is the same
+            frames = restyle(frames, spec, lambda i: clip_prims(spec, i), domain, _stream(seed, split, index, kind, _STYLE_STREAM))
         from vxt.utils import atomic_write_text
 
         atomic_write_text(srt, srt_expected)
@@ -119,6 +166,7 @@ def generate_item(job: tuple) -> dict:
         "split": split,
         "kind": kind,
         "index": index,
+        "domain": domain,
         "file": rel,
         "status": status,
         "missing": [] if spec["has_audio"] else ["audio"],

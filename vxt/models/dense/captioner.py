@@ -85,6 +85,9 @@ class DenseCaptioner(nn.Module):
             if unknown:
                 raise VxtError(f"unknown {self.ARCH} config keys: {', '.join(unknown)} "
                                f"(known: {', '.join(sorted(self.DEFAULTS))})")
+            from vxt.registry import bounds_like, check_values
+
+            check_values(cfg, bounds_like(self.DEFAULTS, fractions=("dropout", "smoothing")))
         full = copy.deepcopy(self.DEFAULTS)
         full.update({k: v for k, v in cfg.items() if k in self.DEFAULTS or k == "name"})
         full["arch"] = self.ARCH
@@ -162,6 +165,7 @@ class DenseCaptioner(nn.Module):
     def save_pretrained(self, out_dir: str | Path) -> None:
         from safetensors.torch import save
 
+        from vxt.files import canonical_safetensors
         from vxt.utils import atomic_write_bytes, write_json
 
         out = Path(out_dir)
@@ -171,7 +175,8 @@ class DenseCaptioner(nn.Module):
         write_json(out / "config.json", cfg, indent=None)
         self.vocab.save(out / "vocab.json")
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        atomic_write_bytes(out / "model.safetensors", save(state, metadata={"format": "pt", "arch": self.ARCH}))
+        atomic_write_bytes(out / "model.safetensors",
+                           canonical_safetensors(save(state, metadata={"format": "pt", "arch": self.ARCH})))
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "DenseCaptioner":
@@ -191,6 +196,10 @@ class DenseCaptioner(nn.Module):
         if not weights.exists():
             raise VxtError("no model.safetensors here", path=str(p))
         state = load_file(str(weights))
+        from vxt.files import check_weight_shapes
+
+        check_weight_shapes({k: v.shape for k, v in model.state_dict().items()}, {k: v.shape for k, v in state.items()},
+                            weights)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise VxtError(f"weights do not match the config (missing {missing[:3]}, unexpected "

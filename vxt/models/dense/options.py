@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from vxt.registry import FRACTION, Bound, check_values, number, one_of, whole
+
 STAGES = ("captioner", "proposals", "both")
 
 #: options of the dense task
@@ -47,6 +49,40 @@ TASK_PRESETS: dict[str, dict] = {
 }
 DECODE_KEYS = ("top_k", "nms", "segments", "captioner", "caption_batch", "feature_combine", "audio_features_dir")
 
+#: what each numeric or choice option may hold (checked in task_options and, for decode options, configure_decode)
+TASK_BOUNDS = {
+    "stage": one_of(*STAGES),
+    "feature_combine": one_of("sum", "concat"),
+    "proposals_on": one_of("encoder", "features", "auto"),
+    "n_anchors_video": whole(1),
+    "n_anchors_audio": whole(1),
+    "n_kernels": whole(1),
+    "proposal_dropout": FRACTION,
+    "obj_coeff": number(0),
+    "noobj_coeff": number(0),
+    "min_length": number(0),
+    "top_k": whole(1),
+    "nms": number(0, 1, low_open=True, null=True),
+    "segments": one_of("proposals", "gt"),
+    "min_word_freq": whole(1),
+    "caption_batch": whole(1),
+    "anchor_seed": whole(0),
+    "feature_norm": Bound("bool"),
+}
+
+
+def check_task_options(task: dict) -> None:
+    """The dense task's options (``--set``, a checkpoint's config): a bad value is a one-line VxtError."""
+    from vxt.errors import VxtError
+
+    check_values(task, TASK_BOUNDS)
+    hidden = task.get("proposal_hidden")
+    if "proposal_hidden" in task and (not isinstance(hidden, list) or not all(whole(1).ok(h) for h in hidden)):
+        raise VxtError(f"proposal_hidden must be a list of whole numbers >= 1, got {hidden!r}")
+    for key in ("feature_settings",):
+        if key in task and not isinstance(task[key], dict):
+            raise VxtError(f"{key} must be a JSON object of feature settings, got {task[key]!r}")
+
 
 
 def task_options(name: str, overrides: dict) -> tuple[dict, dict]:
@@ -60,6 +96,7 @@ def task_options(name: str, overrides: dict) -> tuple[dict, dict]:
             task[k] = merge_config(task[k], v) if isinstance(v, dict) and isinstance(task[k], dict) else v
         else:
             cap[k] = v
+    check_task_options(task)
     return task, cap
 
 

@@ -328,6 +328,7 @@ class ProposalGenerator(nn.Module):
     def save_pretrained(self, out_dir: str | Path) -> None:
         from safetensors.torch import save
 
+        from vxt.files import canonical_safetensors
         from vxt.utils import atomic_write_bytes, write_json
 
         out = Path(out_dir)
@@ -336,7 +337,7 @@ class ProposalGenerator(nn.Module):
                "class": f"{type(self).__module__}:{type(self).__qualname__}"}
         write_json(out / "config.json", cfg)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        atomic_write_bytes(out / "model.safetensors", save(state, metadata={"format": "pt"}))
+        atomic_write_bytes(out / "model.safetensors", canonical_safetensors(save(state, metadata={"format": "pt"})))
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "ProposalGenerator":
@@ -351,7 +352,12 @@ class ProposalGenerator(nn.Module):
         keys = ("stream_dims", "anchors", "kernel_sizes", "hidden", "dropout", "layer_norm", "steps",
                 "obj_coeff", "noobj_coeff", "min_length")
         model = cls(**{k: cfg[k] for k in keys if k in cfg})
-        model.load_state_dict(load_file(str(p / "model.safetensors")))
+        from vxt.files import check_weight_shapes
+
+        state = load_file(str(p / "model.safetensors"))
+        check_weight_shapes({k: v.shape for k, v in model.state_dict().items()}, {k: v.shape for k, v in state.items()},
+                            p / "model.safetensors")
+        model.load_state_dict(state)
         return model
 
 

@@ -197,11 +197,19 @@ class DenseTaskModel(nn.Module):
         unknown = sorted(set(overrides) - set(DECODE_KEYS))
         if unknown:
             raise VxtError(f"unknown dense decode option(s) {', '.join(unknown)} (known: {', '.join(DECODE_KEYS)})")
+        from vxt.models.dense.options import check_task_options
+
+        check_task_options(overrides)  # --set top_k=abc, nms=2, ...: one line naming the key and what it takes
         for k in ("top_k", "nms", "segments", "caption_batch"):
             if k in overrides:
                 self.config[k] = overrides[k]
         if data_dir is not None:
             self.data_dir = Path(data_dir)
+        # a decode writes extracted features into the data dir it was given on the command line, else into
+        # the user's cache: never into the data dir a checkpoint names (it only reads that one, if at all)
+        from vxt.files import user_cache_dir
+
+        cache_root = Path(data_dir) / "features" if data_dir is not None else user_cache_dir() / "features"
         fcfg = dict(self.config["features"])
         if features is not None:
             fcfg = {"source": "files", "dir": str(features),
@@ -213,9 +221,13 @@ class DenseTaskModel(nn.Module):
                     fcfg[ck] = overrides[k]
         self.store = FeatureStore.from_config(fcfg, self.data_dir)
         self.store.norm = self.config.get("feature_stats") or None
+        self.store.cache_root = cache_root
         if overrides.get("captioner"):
             self._caption_override = load_caption_backend(overrides["captioner"], self.data_dir,
                                                           int(self.config.get("caption_batch", 256)))
+            other = getattr(self._caption_override, "store", None)
+            if other is not None:  # another dense exp's store: this decode's media, this decode's cache
+                other.data_dir, other.cache_root = self.data_dir, cache_root
         segments = self.config.get("segments", "proposals")
         if segments not in ("proposals", "gt"):
             raise VxtError(f"segments must be 'proposals' or 'gt', got {segments!r}")
@@ -226,6 +238,12 @@ class DenseTaskModel(nn.Module):
                      "captioning the ground-truth segments")
             segments = "gt"
         self._decode_mode = segments
+
+    def use_data_dir(self, data_dir: str | Path) -> None:
+        """Read (and cache) features in ``data_dir``: the data dir a resumed training run was given."""
+        self.data_dir = Path(data_dir)
+        self.store.data_dir, self.store.cache_root = self.data_dir, None
+        self.config["data_dir"] = str(self.data_dir.resolve())
 
     def _caption_backend(self):
         if self._caption_override is not None:
@@ -284,6 +302,7 @@ class DenseTaskModel(nn.Module):
         """``config.json`` + ``model.safetensors`` (+ ``vocab.json``; a VX2TEXT captioner in ``captioner/``)."""
         from safetensors.torch import save
 
+        from vxt.files import canonical_safetensors
         from vxt.utils import atomic_write_bytes, write_json
 
         out = Path(out_dir)
@@ -298,7 +317,8 @@ class DenseTaskModel(nn.Module):
         write_json(out / "config.json", cfg)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()
                  if not k.startswith("text_captioner.")}
-        atomic_write_bytes(out / "model.safetensors", save(state, metadata={"format": "pt", "arch": "dense-task"}))
+        atomic_write_bytes(out / "model.safetensors",
+                           canonical_safetensors(save(state, metadata={"format": "pt", "arch": "dense-task"})))
         if self.text_captioner is not None:
             self.text_captioner.save_pretrained(out / "captioner")
         return out
@@ -324,18 +344,24 @@ class DenseTaskModel(nn.Module):
                     "obj_coeff", "noobj_coeff", "min_length")
             generator = ProposalGenerator(**{k: g[k] for k in keys if k in g})
         text_captioner = None
-        if (p / "captioner" / "config.json").exists():
+        sub = p / "captioner" / "config.json"
+        # captioner/ holds a VX2TEXT captioner saved with this model; the staged strategy's stage-1 experiment
+        # dir (OUT/captioner, a dense model with its own run.json) is not part of the model in OUT
+        if sub.exists() and not (p / "captioner" / "run.json").exists() and read_json(sub).get("arch") != "dense-task":
             from vxt.models import load_model
 
             text_captioner = load_model(p / "captioner")
-        data_dir = cfg.get("data_dir")
-        if data_dir is not None and not Path(data_dir).is_dir():
-            data_dir = None
-        model = cls(cfg, captioner, generator, text_captioner, data_dir=data_dir)
+        # the data dir recorded in config.json is where it was trained: decoding names its own
+        # (configure_decode), a resumed run its --data (use_data_dir); vxt never writes into the recorded one
+        model = cls(cfg, captioner, generator, text_captioner, data_dir=None)
         weights = p / "model.safetensors"
         if not weights.exists():
             raise VxtError("no model.safetensors here", path=str(p))
         state = load_file(str(weights))
+        from vxt.files import check_weight_shapes
+
+        check_weight_shapes({k: v.shape for k, v in model.state_dict().items()}, {k: v.shape for k, v in state.items()},
+                            weights)
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if not k.startswith("text_captioner.")]
         if missing or unexpected:

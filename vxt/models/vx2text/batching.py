@@ -47,6 +47,28 @@ def encode_texts(model, texts: list[str], max_len: int, keep: str = "start") -> 
     return [x[:max_len] for x in ids]
 
 
+def _subtitle_rows(model, spec, exs: list[dict], max_seg: int) -> list[list[int]]:
+    """The first ``max_seg`` tokens of each example's subtitles, without joining and tokenizing a whole long
+    transcript: the text is built cue by cue up to a character budget; a text cut there that gives fewer
+    than ``max_seg`` tokens is built again with a budget twice as large (the cut falls between cues, so the
+    tokens before it are those of the full text)."""
+    budget = {i: 16 * max_seg + 64 for i in range(len(exs))}
+    rows: list[list[int] | None] = [None] * len(exs)
+    todo = list(range(len(exs)))
+    while todo:
+        texts = [spec.segment_text(exs[i], "subtitles", max_chars=budget[i]) for i in todo]
+        ids = encode_texts(model, texts, max_seg + 1)
+        again = []
+        for i, text, row in zip(todo, texts, ids):
+            if len(row) <= max_seg and len(text) > budget[i]:  # cut, and short of the budget in tokens
+                budget[i] *= 2
+                again.append(i)
+            else:
+                rows[i] = row[:max_seg]
+        todo = again
+    return rows  # type: ignore[return-value]
+
+
 def collate(model, items: list[dict], train: bool, rng: random.Random | None = None) -> dict:
     """Turn ``[{"example", "media"}]`` into a batch of plain tensors (+ ``"ids"``).
 
@@ -81,6 +103,8 @@ def collate(model, items: list[dict], train: bool, rng: random.Random | None = N
                 for i, c in enumerate(cids):
                     row += ([model.sep_id] if i else []) + c
                 rows.append(row[:max_seg])
+        elif seg == "subtitles":
+            rows = _subtitle_rows(model, spec, exs, max_seg)
         else:
             keep = "end" if seg == "history" else "start"
             rows = encode_texts(model, [spec.segment_text(ex, seg) for ex in exs], max_seg, keep)

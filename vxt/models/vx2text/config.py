@@ -138,7 +138,15 @@ def validate(config: dict, name: str) -> None:
         raise VxtError("head=discriminative is a multiple-choice baseline: it needs --task qa")
     if config["objective"] != "standard" and (config["task"] != "qa" or config["head"] != "generative"):
         raise VxtError(f"objective={config['objective']} needs --task qa with the generative head")
-    if float(config["gumbel_tau"]) <= 0:
-        raise VxtError("gumbel_tau must be positive")
-    if not isinstance(config["classifier_lr_scale"], (int, float)) or config["classifier_lr_scale"] < 0:
-        raise VxtError(f"classifier_lr_scale must be a number >= 0, got {config['classifier_lr_scale']!r}")
+    from vxt.registry import FRACTION, Bound, check_values, number, whole
+
+    check_values(config, {"gumbel_tau": number(0, low_open=True), "tokenizer_vocab_size": whole(1),
+                          "labels_from_data": Bound("bool")})
+    lr_scale = config["classifier_lr_scale"]
+    if isinstance(lr_scale, bool) or not number(0).ok(lr_scale):
+        raise VxtError(f"classifier_lr_scale must be a number >= 0, got {lr_scale!r}")
+    if not isinstance(config["text"], dict):
+        raise VxtError(f"text must be a JSON object of T5 settings, got {config['text']!r}")
+    check_values(config["text"], {**{k: whole(1) for k in ("d_model", "d_ff", "num_layers", "num_decoder_layers",
+                                                            "num_heads", "d_kv")}, "dropout_rate": FRACTION},
+                 prefix="text.")

@@ -406,13 +406,23 @@ class VX2Text(nn.Module):
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write ``config.json``, ``model.safetensors`` and the tokenizer files into ``directory``."""
-        from safetensors.torch import save_model
+        from safetensors.torch import _remove_duplicate_names, save
+
+        from vxt.files import canonical_safetensors
+        from vxt.utils import atomic_write_bytes
 
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        tmp = d / f".{WEIGHTS_NAME}.tmp-{os.getpid()}"
-        save_model(self, str(tmp), metadata={"format": "pt", "vxt": "vx2text"})
-        os.replace(tmp, d / WEIGHTS_NAME)
+        # what safetensors' save_model does (one name per shared tensor, the others named in the metadata),
+        # written atomically with the usual file mode and a canonical header: equal weights, equal bytes
+        state = self.state_dict()
+        metadata = {"format": "pt", "vxt": "vx2text"}
+        for kept, removed in _remove_duplicate_names(state).items():
+            for name in removed:
+                metadata.setdefault(name, kept)
+                del state[name]
+        state = {k: state[k].detach().contiguous().cpu() for k in sorted(state)}
+        atomic_write_bytes(d / WEIGHTS_NAME, canonical_safetensors(save(state, metadata=metadata)))
         textlib.save_tokenizer(self.tokenizer, d)
         write_json(d / CONFIG_NAME, {**self.config, "class": CLASS_PATH})
         return d
@@ -433,6 +443,14 @@ class VX2Text(nn.Module):
         t5 = textlib.t5_from_config_dict(config["t5_config"])
         classifiers = build_classifiers(config, weights=False)
         model = cls(config, tokenizer, t5, classifiers)
+        from vxt.files import check_weight_shapes, safetensors_shapes
+
+        try:
+            shapes = safetensors_shapes(d / WEIGHTS_NAME)
+        except Exception as e:  # noqa: BLE001 - safetensors raises several types
+            raise VxtError(f"cannot read the weights: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}",
+                           path=str(d / WEIGHTS_NAME)) from None
+        check_weight_shapes({k: v.shape for k, v in model.state_dict().items()}, shapes, d / WEIGHTS_NAME)
         try:
             missing, unexpected = load_model(model, str(d / WEIGHTS_NAME), strict=False)
         except Exception as e:  # noqa: BLE001 - safetensors raises several types

@@ -59,7 +59,7 @@ def category_tokens(data_dir: Path, *, classifiers: dict[str, str], weights: dic
         clf = create_classifier(name, labels=label_space(data_dir, m), weights=weights.get(m))
         clf.eval()
         models[m] = clf
-    settings = DecodeSettings(**dataset_meta(data_dir).get("decode", {}))
+    settings = DecodeSettings.from_dict(dataset_meta(data_dir).get("decode"))
     cache = MediaCache(data_dir, settings)
     counts = {}
     for split in splits:

@@ -1,0 +1,122 @@
+"""``--task sync`` end to end: train the tiny SparseSync, decode a file (and fix it), decode and score a split."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from syncmedia import lag_samples, video_packets, write_clip
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+SPLITS = {
+    "train": [("tr0", 9.6, (2.0, 5.0, 7.4)), ("tr1", 10.0, (1.2, 4.4, 8.0)), ("short", 6.0, (2.0,))],
+    "val": [("va0", 9.6, (3.0, 6.2))],
+    "test": [("te0", 9.6, (2.4, 6.8)), ("te1", 10.0, (3.6,))],
+}
+FIXED = {"te0": (0.4, 2.0), "te1": (-1.2, 3.0)}  # offset (vxt: audio lag), vstart
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A data dir of 9.6-10 s clips (flashes with clicks; one 6 s clip to be skipped) and a 2-step tiny model."""
+    from vxt.cli import main
+
+    root = tmp_path_factory.mktemp("sync")
+    data = root / "data"
+    for split, items in SPLITS.items():
+        rows = []
+        for i, (name, dur, events) in enumerate(items):
+            write_clip(data / "media" / f"{name}.mp4", dur, events, size=80, noise=0.01, seed=i)
+            row = {"id": name, "task": "sync", "video": f"media/{name}.mp4", "start": 0.0, "end": dur}
+            if name in FIXED:
+                row["offset"], row["vstart"] = FIXED[name]
+            rows.append(row)
+        (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    exp = root / "exp"
+    code = main(["train", "--task", "sync", "--model", "sparsesync-tiny", "--data", str(data), "--max-steps", "2",
+                 "--batch-size", "1", "--out", str(exp)])
+    assert code == 0
+    return root, data, exp
+
+
+def test_training_wrote_a_checkpoint_and_validated(trained):
+    _, _, exp = trained
+    cfg = json.loads((exp / "best" / "config.json").read_text())
+    assert cfg["arch"] == "sparsesync" and cfg["class"] == "vxt.models.sync:SyncModel" and cfg["n_classes"] == 21
+    rows = [json.loads(line) for line in (exp / "metrics.jsonl").read_text().splitlines()]
+    val = [r for r in rows if r.get("split") == "val"]
+    assert val and {"accuracy_1", "accuracy_pm1", "accuracy_3class"} <= set(val[-1])
+    assert json.loads((exp / "train_summary.json").read_text())["metric"] == "accuracy_1"
+
+
+def test_short_clips_are_skipped_with_the_reason(trained):
+    from vxt.tasks import get_task_entry
+
+    _, data, _ = trained
+    ids = [ex["id"] for ex in get_task_entry("sync").examples(data, "train")]
+    assert ids == ["tr0", "tr1"]
+
+
+def test_decode_a_file_prints_the_offset_and_its_probability(trained, run_cli, monkeypatch):
+    root, data, exp = trained
+    monkeypatch.chdir(root)
+    code, out, err = run_cli("decode", str(data / "media" / "te0.mp4"), "--task", "sync", "--ckpt", str(exp))
+    assert code == 0, err
+    doc = json.loads((root / "te0.sync.preds.json").read_text())
+    (row,) = doc["predictions"]
+    assert len(row["probs"]) == 21 and abs(sum(row["probs"]) - 1) < 1e-3
+    assert row["offset"] in doc["offset_grid"] and "target" not in row  # a file has no known offset
+    assert f"{row['offset']:+.1f} s" in out and f"{100 * max(row['probs']):.1f}%" in out
+
+
+def test_decode_fix_moves_the_audio_by_the_offset_found(trained, run_cli, monkeypatch):
+    from vxt.data.media import read_audio
+
+    root, data, exp = trained
+    monkeypatch.chdir(root)
+    src = data / "media" / "te1.mp4"
+    code, out, err = run_cli("decode", str(src), "--task", "sync", "--ckpt", str(exp), "--fix", "--out", "fixed.mp4")
+    assert code == 0, err
+    (row,) = json.loads((root / "fixed.sync.preds.json").read_text())["predictions"]
+    assert row["shift"] == pytest.approx(-row["offset"]) and row["fixed"] == "fixed.mp4"
+    assert video_packets(root / "fixed.mp4") == video_packets(src)
+    lag = lag_samples(read_audio(src), read_audio(root / "fixed.mp4"), 40000)
+    assert lag == round(-row["offset"] * 16000)
+    # a shift given by hand, a whole number of AAC frames: the packets are re-timed
+    code, out, err = run_cli("decode", str(src), "--task", "sync", "--ckpt", str(exp), "--fix", "--out", "f2.mp4",
+                             "--set", "shift=-0.256")
+    assert code == 0, err
+    (row,) = json.loads((root / "f2.sync.preds.json").read_text())["predictions"]
+    assert row["fix_method"] == "retime" and row["shift"] == -0.256
+    assert lag_samples(read_audio(src), read_audio(root / "f2.mp4"), 40000) == -4096
+
+
+def test_decode_and_score_a_split_with_fixed_offsets(trained, run_cli):
+    pytest.importorskip("matplotlib")
+    root, data, exp = trained
+    code, out, err = run_cli("decode", str(data), "--task", "sync", "--ckpt", str(exp), "--split", "test")
+    assert code == 0, err
+    preds = exp / "preds_test.json"
+    rows = json.loads(preds.read_text())["predictions"]
+    assert [(r["id"], r["target"], r["vstart"]) for r in rows] == [("te0", 0.4, 2.0), ("te1", -1.2, 3.0)]
+    code, out, err = run_cli("score", str(preds), "--no-java")
+    assert code == 0, err
+    doc = json.loads((exp / "preds_test.scores.json").read_text())
+    assert set(doc["metrics"]) == {"accuracy_1", "accuracy_pm1", "accuracy_3class"} and doc["n_scored"] == 2
+    assert (exp / "preds_test.confusion.png").stat().st_size > 1000
+
+
+def test_decode_errors(trained, run_cli, monkeypatch, tmp_path):
+    root, data, exp = trained
+    monkeypatch.chdir(root)
+    code, _, err = run_cli("decode", str(data / "media" / "te0.mp4"), "--task", "sync", "--ckpt", str(exp),
+                           "--out", "x.mp4")
+    assert code == 2 and "add --fix" in err
+    code, _, err = run_cli("decode", str(data / "media" / "te0.mp4"), "--task", "sync", "--ckpt", str(exp),
+                           "--set", "top_k=3")
+    assert code == 2 and "unknown sync decode option" in err
+    short = write_clip(tmp_path / "tiny.mp4", 3.0, (1.0,), size=80)
+    code, _, err = run_cli("decode", str(short), "--task", "sync", "--ckpt", str(exp))
+    assert code == 2 and "at least 5 s" in err

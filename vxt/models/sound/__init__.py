@@ -1,0 +1,24 @@
+"""Sound for silent video: SpecVQGAN (Iashin and Rahtu, BMVC 2021).
+
+- :mod:`~vxt.models.sound.frontend`: SpecVQGAN's spectrogram front end
+  (:func:`melspectrogram`: 22,050 Hz, 10 s, 80 Slaney mels, [0, 1]), the
+  centre crop the models see, the inverse to linear magnitude and the
+  Griffin-Lim fallback vocoder;
+- :mod:`~vxt.models.sound.vqgan`: stage 1, the spectrogram codebook (VQGAN
+  encoder/decoder, vector quantiser from :mod:`vxt.nn.quantize`) and the
+  PatchGAN discriminator with the hinge losses;
+- :mod:`~vxt.models.sound.lpaps`: the LPAPS perceptual loss (weights from a
+  local folder);
+- :mod:`~vxt.models.sound.task_model`: the ``--task sound`` model of the
+  training loop and ``vxt decode`` (:class:`SoundTaskModel`), configured by
+  :mod:`~vxt.models.sound.options`;
+- :mod:`~vxt.models.sound.presets`: the registry entries ``specvqgan`` and
+  ``specvqgan-tiny``, trained by the ``gan`` strategy.
+"""
+
+from vxt.models.sound.frontend import centre_crop, griffin_lim, mel_to_linear, melspectrogram
+from vxt.models.sound.build import build_sound_task
+from vxt.models.sound import presets  # noqa: F401 - registers the presets
+from vxt.models.sound.task_model import SoundTaskModel
+
+__all__ = ["SoundTaskModel", "build_sound_task", "centre_crop", "griffin_lim", "mel_to_linear", "melspectrogram"]

@@ -1,0 +1,102 @@
+"""Building the ``--task sound`` model of a stage for a data dir: the codebook, or the sampler on a trained one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vxt.errors import DataError, VxtError
+from vxt.models.sound import frontend as fe
+from vxt.models.sound.task_model import SoundTaskModel
+
+FRONTEND = {"sample_rate": fe.SAMPLE_RATE, "n_fft": fe.N_FFT, "hop": fe.HOP, "n_mels": fe.N_MELS,
+            "f_min": fe.F_MIN, "f_max": fe.F_MAX, "frames": fe.N_FRAMES, "crop": fe.CROP_FRAMES}
+
+
+def build_sound_task(name: str, overrides: dict | None = None, data_dir: str | Path | None = None) -> SoundTaskModel:
+    """Build the ``--task sound`` model ``name`` (``specvqgan``, ``specvqgan-tiny``) for ``data_dir``.
+
+    Codebook stage: the LPAPS network is loaded now (or the run stops with
+    one line; ``--set perceptual=none`` trains without it and says so).
+    Sampler stage: the codebook of ``--set codebook=EXP`` (``--stage all``
+    passes the codebook it just trained), the visual features of
+    ``--features DIR`` or of the visual backbone.
+    """
+    from vxt.models.sound.options import resolve
+
+    overrides = dict(overrides or {})
+    task = overrides.pop("task", "sound")
+    if task != "sound":
+        raise VxtError(f"{name} makes sound for video: train it with --task sound (not --task {task})")
+    cfg = resolve(name, overrides)
+    base = {"arch": "specvqgan", "task": "sound", "name": name, "frontend": FRONTEND,
+            "data_dir": None if data_dir is None else str(Path(data_dir).resolve())}
+    if cfg["stage"] == "sampler":
+        return _build_sampler(name, cfg, base, data_dir)
+    return _build_codebook(cfg, base, data_dir)
+
+
+def _build_codebook(cfg: dict, base: dict, data_dir) -> SoundTaskModel:
+    from vxt.utils import say_once
+
+    perceptual = None
+    if cfg["perceptual"] is None:
+        raise VxtError("the codebook's perceptual loss needs the LPAPS network: --set perceptual=DIR "
+                       "(a folder with lpaps.safetensors), or --set perceptual=none to train without it")
+    if cfg["perceptual"] == "none":
+        say_once("training the codebook without the LPAPS perceptual loss (--set perceptual=none): "
+                 "L1 + codebook + adversarial losses only; SpecVQGAN's codebook uses it")
+    else:
+        from vxt.models.sound.lpaps import LPAPS
+
+        cfg["perceptual"] = str(Path(cfg["perceptual"]).resolve())
+        perceptual = LPAPS.load(cfg["perceptual"])
+    for k in ("sampler", "visual", "codebook_exp", "features", "visual_weights"):
+        cfg.pop(k, None)
+    return SoundTaskModel({**base, **cfg}, data_dir=data_dir, perceptual=perceptual)
+
+
+def _first_train_example(data_dir) -> dict:
+    from vxt.data.loader import task_examples
+
+    if data_dir is None:
+        raise VxtError("the sampler stage reads its feature size from the data: give --data")
+    exs = [ex for ex in task_examples(data_dir, "train", "sound") if "audio" not in (ex.get("missing") or [])]
+    if not exs:
+        raise DataError("no --task sound training examples with sound", path=str(Path(data_dir) / "train.jsonl"))
+    return exs[0]
+
+
+def _build_sampler(name: str, cfg: dict, base: dict, data_dir) -> SoundTaskModel:
+    from vxt.models import load_checkpoint
+    from vxt.models.sound.features import VisualFeatures
+
+    if not cfg.get("codebook_exp"):
+        raise VxtError("the sampler stage needs a trained codebook: --set codebook=EXP "
+                       "(an experiment of --stage codebook), or train both with --stage all")
+    codebook = load_checkpoint(cfg["codebook_exp"])
+    if not isinstance(codebook, SoundTaskModel) or codebook.stage != "codebook":
+        raise VxtError("--set codebook= takes a SpecVQGAN experiment of --stage codebook", path=str(cfg["codebook_exp"]))
+    feats = cfg.get("features")
+    if feats:
+        if not Path(feats).is_dir():
+            raise DataError("no such features folder", path=str(feats))
+        fcfg = {"source": "files", "dir": str(Path(feats).resolve())}
+    else:
+        fcfg = {"source": "resnet", **cfg["visual"], "weights": cfg.get("visual_weights")}
+    visual = VisualFeatures(fcfg)
+    if fcfg["source"] == "files":
+        ex = _first_train_example(data_dir)
+        d_feat = visual.dim(ex)
+    else:
+        d_feat = visual.dim()
+    cb = codebook.config["codebook"]
+    down = codebook.vqgan.down_factor
+    sampler = {**cfg["sampler"], "d_feat": int(d_feat), "n_codes": (fe.N_MELS // down) * (int(cb["resolution"]) // down),
+               "vocab_size": int(cb["n_embed"])}
+    config = {**base, "stage": "sampler", "codebook": cb, "sampler": sampler, "features": fcfg,
+              "trained_from": str(Path(cfg["codebook_exp"]).resolve()), "base_lr": cfg["base_lr"],
+              "betas": cfg["betas"]}
+    model = SoundTaskModel(config, data_dir=data_dir)
+    model.vqgan.load_state_dict(codebook.vqgan.state_dict())
+    model.visual = visual  # keep what it has read
+    return model

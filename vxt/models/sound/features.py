@@ -1,0 +1,126 @@
+"""The sampler's visual conditioning: per-frame ResNet features at 21.5 fps, cropped and resampled as SpecVQGAN.
+
+Two sources (``config["features"]``):
+
+* ``{"source": "files", "dir": DIR}``: ``DIR/<example id>.npy``, ``[T, d]``
+  float (SpecVQGAN's ``feature_resnet50_dim2048_21.5fps`` layout: 215 x 2048
+  for 10 s; ``vxt train/decode --features DIR``);
+* ``{"source": "resnet", "arch": "resnet50", "weights": FILE or None,
+  "size": 224}``: extracted here from the video, 215 frames at 21.5 fps over
+  the first 10 s (shorter side scaled to ``size``, centre crop, ImageNet
+  normalisation), each frame's pooled ``layer4`` output (2,048-d for
+  ResNet-50). ImageNet weights come from a local torchvision checkpoint;
+  without one the backbone is at random init and says so once.
+
+Then, as SpecVQGAN's data pipeline: zero-padded or trimmed to 215 rows, the
+centre 212 kept (``feat_crop_len``), and :func:`resample_frames` to
+``n_feats`` rows (1, 5 or 212: evenly spaced, shifted to the middle of their
+stretch).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vxt.errors import DataError, VxtError
+
+FPS = 21.5
+FEAT_LEN, FEAT_CROP = 215, 212
+
+
+def resample_frames(feats: np.ndarray, n: int) -> np.ndarray:
+    """SpecVQGAN's ResampleFrames: ``n`` evenly spaced rows, each shifted by ``len // (n + 1)``."""
+    L = len(feats)
+    if L < n:
+        raise ValueError(f"cannot resample {L} feature rows to {n}")
+    idx = np.linspace(0, L, n, dtype=np.int32, endpoint=False) + L // (n + 1)
+    return feats[idx]
+
+
+def prepare_rows(feats: np.ndarray, n: int) -> np.ndarray:
+    """Pad/trim to 215 rows, keep the centre 212, resample to ``n`` (float32 ``[n, d]``)."""
+    f = np.asarray(feats, dtype=np.float32)
+    if f.ndim != 2:
+        raise ValueError(f"visual features must be [T, d], got shape {f.shape}")
+    out = np.zeros((FEAT_LEN, f.shape[1]), dtype=np.float32)
+    out[: min(len(f), FEAT_LEN)] = f[:FEAT_LEN]
+    o = (FEAT_LEN - FEAT_CROP) // 2
+    return resample_frames(out[o : o + FEAT_CROP], int(n))
+
+
+class VisualFeatures:
+    """Per-example visual features as the config says (see the module docstring), kept in memory."""
+
+    def __init__(self, config: dict):
+        self.config = dict(config)
+        self._cache: dict[str, np.ndarray] = {}
+        self._net = None
+
+    def dim(self, example: dict | None = None, path: Path | None = None) -> int:
+        if self.config["source"] == "files":
+            if example is None:
+                raise VxtError("the feature size of a features folder is read from an example's file")
+            return int(self.raw(example, path).shape[1])
+        return {"resnet18": 512, "resnet34": 512}.get(self.config.get("arch", "resnet50"), 2048)
+
+    def raw(self, example: dict, path: Path | None = None) -> np.ndarray:
+        key = str(example.get("id"))
+        if key not in self._cache:
+            if self.config["source"] == "files":
+                f = Path(self.config["dir"]) / f"{example.get('id')}.npy"
+                if not f.is_file():
+                    raise DataError("no visual features for this example in the --features folder "
+                                    f"(expected {f.name})", path=str(f.parent), example_id=example.get("id"))
+                self._cache[key] = np.load(f, allow_pickle=False)
+            else:
+                if path is None:
+                    raise DataError("no video to extract visual features from", example_id=example.get("id"))
+                self._cache[key] = self._extract(path, float(example.get("start") or 0.0))
+        return self._cache[key]
+
+    def rows(self, example: dict, n: int, path: Path | None = None) -> np.ndarray:
+        return prepare_rows(self.raw(example, path), n)
+
+    def _backbone(self):
+        if self._net is None:
+            import torch
+            import torchvision.models as tvm
+
+            from vxt.utils import say_once
+
+            arch = self.config.get("arch", "resnet50")
+            net = getattr(tvm, arch)(weights=None)
+            w = self.config.get("weights")
+            if w:
+                try:
+                    state = torch.load(w, map_location="cpu", weights_only=True)
+                except Exception as e:  # noqa: BLE001 - a damaged or pickled file: one line
+                    raise VxtError(f"cannot read the {arch} weights ({type(e).__name__})", path=str(w)) from None
+                missing, unexpected = net.load_state_dict(state, strict=False)
+                if missing:
+                    raise VxtError(f"the {arch} weights do not fit (missing {missing[:3]})", path=str(w))
+            else:
+                say_once(f"the visual features come from a random-init {arch} (no ImageNet weights given: "
+                         "--set visual_weights=FILE); use SpecVQGAN's own features with --features DIR")
+            net.fc = torch.nn.Identity()
+            self._net = net.eval()
+        return self._net
+
+    def _extract(self, path: Path, start: float) -> np.ndarray:
+        import torch
+
+        from vxt.data.media import read_clips
+
+        size = int(self.config.get("size", 224))
+        frames = read_clips(path, 1, FEAT_LEN, size, start=start, end=start + FEAT_LEN / FPS, fps=FPS)[0]
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
+        mean = torch.tensor([0.485, 0.456, 0.406])[None, :, None, None]
+        std = torch.tensor([0.229, 0.224, 0.225])[None, :, None, None]
+        net = self._backbone()
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(x), 32):
+                out.append(net((x[i : i + 32] - mean) / std))
+        return torch.cat(out).numpy().astype(np.float32)

@@ -1,0 +1,105 @@
+"""LPAPS: SpecVQGAN's perceptual loss for spectrograms (LPIPS with a VGG-16-like net trained on VGGSound).
+
+The net is VGGishish's conv stack (13 3x3 convs, ReLU, max-pools: 64, 64,
+MP, 128, 128, MP, 256 x 3, MP, 512 x 3, MP, 512 x 3) read at relu1_2,
+relu2_2, relu3_3, relu4_3 and relu5_3; each map is unit-normalised over
+channels, the squared difference of the two inputs' maps weighted per
+channel by a learned 1x1 conv, averaged over positions and summed over the
+five taps. Inputs in [-1, 1] are standardised per mel bin first (the train
+set's means and stds, scaled to [-1, 1]).
+
+The weights are required (``--set perceptual=DIR``): ``DIR/lpaps.safetensors``
+holds the whole state (``net.slice{1..5}.*``, ``lin{0..4}.model.1.weight``,
+``scaling_layer.shift``, ``scaling_layer.scale``: the layout of SpecVQGAN's
+``vggishish_lpaps`` checkpoint plus its mean/std file, converted to
+safetensors: vxt never reads pickles). A path that does not load stops the
+run with one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from vxt.errors import VxtError
+
+CHANNELS = (64, 128, 256, 512, 512)
+_CONVS = (64, 64, "MP", 128, 128, "MP", 256, 256, 256, "MP", 512, 512, 512, "MP", 512, 512, 512)
+#: (first, last + 1) index of each tap's slice in the feature stack (relu1_2 ... relu5_3)
+_SLICES = ((0, 4), (4, 9), (9, 16), (16, 23), (23, 30))
+WEIGHTS_FILE = "lpaps.safetensors"
+
+
+def _features() -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    cin = 1
+    for v in _CONVS:
+        if v == "MP":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(cin, int(v), 3, 1, 1), nn.ReLU(inplace=False)]
+            cin = int(v)
+    return layers
+
+
+class LPAPS(nn.Module):
+    def __init__(self, n_mels: int = 80):
+        super().__init__()
+        feats = _features()
+        self.net = nn.Module()
+        for k, (lo, hi) in enumerate(_SLICES, 1):
+            s = nn.Sequential()
+            for i in range(lo, hi):
+                s.add_module(str(i), feats[i])
+            setattr(self.net, f"slice{k}", s)
+        for k, c in enumerate(CHANNELS):
+            lin = nn.Module()
+            lin.model = nn.Sequential(nn.Dropout(), nn.Conv2d(c, 1, 1, bias=False))
+            setattr(self, f"lin{k}", lin)
+        self.scaling_layer = nn.Module()
+        self.scaling_layer.register_buffer("shift", torch.zeros(1, 1, n_mels, 1))
+        self.scaling_layer.register_buffer("scale", torch.ones(1, 1, n_mels, 1))
+        self.requires_grad_(False)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "LPAPS":
+        """The perceptual network from ``directory`` (see the module docstring); one-line errors otherwise."""
+        from safetensors.torch import load_file
+
+        d = Path(directory)
+        f = d / WEIGHTS_FILE if d.is_dir() else d
+        if not f.is_file():
+            raise VxtError(f"no LPAPS perceptual network here (expected {WEIGHTS_FILE}); give it with "
+                           "--set perceptual=DIR, or train without it with --set perceptual=none", path=str(f))
+        try:
+            state = load_file(str(f))
+        except Exception as e:  # noqa: BLE001 - a damaged file: one line
+            raise VxtError(f"cannot read the LPAPS weights ({type(e).__name__})", path=str(f)) from None
+        model = cls(n_mels=int(state["scaling_layer.shift"].shape[2]) if "scaling_layer.shift" in state else 80)
+        own = model.state_dict()
+        missing = sorted(set(own) - set(state))
+        bad = sorted(k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape))
+        if missing or bad:
+            raise VxtError(f"the LPAPS weights do not fit (missing {missing[:3]}, wrong shape {bad[:3]})", path=str(f))
+        model.load_state_dict({k: v for k, v in state.items() if k in own})
+        model.eval()
+        return model
+
+    def train(self, mode: bool = True) -> "LPAPS":
+        return super().train(False)  # frozen: never dropout
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The perceptual distance of each pair: ``[B, 1, 1, 1]``."""
+        sl = self.scaling_layer
+        hx, hy = (x - sl.shift) / sl.scale, (y - sl.shift) / sl.scale
+        total = 0.0
+        for k in range(5):
+            s = getattr(self.net, f"slice{k + 1}")
+            hx, hy = s(hx), s(hy)
+            nx = hx / (hx.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+            ny = hy / (hy.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+            d = getattr(self, f"lin{k}").model((nx - ny) ** 2)
+            total = total + d.mean(dim=(2, 3), keepdim=True)
+        return total

@@ -1,0 +1,83 @@
+"""SpecVQGAN's presets (``specvqgan``: the paper's VGGSound codebook; ``specvqgan-tiny``: the same geometry,
+CPU-sized) and the stage plan of ``vxt train --task sound``."""
+
+from __future__ import annotations
+
+import copy
+
+from vxt.errors import VxtError
+
+#: configs/vggsound_codebook.yaml
+CODEBOOK = {
+    "in_channels": 1, "out_ch": 1, "resolution": 848, "ch": 128, "ch_mult": [1, 1, 2, 2, 4], "num_res_blocks": 2,
+    "attn_resolutions": [53], "z_channels": 256, "embed_dim": 256, "n_embed": 1024, "beta": 0.25,
+    "norm_groups": 32, "dropout": 0.0,
+}
+#: VQLPAPSWithDiscriminator's settings in that file (d_weight clamped to [1, 1] then x 0.8: a fixed 0.8)
+LOSS = {
+    "codebook_weight": 1.0, "pixel_weight": 1.0, "perceptual_weight": 1.0, "disc_weight": 0.8, "disc_factor": 1.0,
+    "disc_start": 30001, "min_adapt_weight": 1.0, "max_adapt_weight": 1.0,
+}
+DISC = {"ndf": 64, "n_layers": 3}
+#: configs/vggsound_transformer.yaml (GPTFeats: 24 layers, 16 heads, 1,024 wide; 212 feature rows) and the
+#: sampling settings of evaluation/configs/sampler.yaml (temperature 1, top-k 100)
+SAMPLER = {"n_layer": 24, "n_head": 16, "n_embd": 1024, "pdrop": 0.1, "n_feats": 212, "vocab_size": None,
+           "top_k": 100, "temperature": 1.0}
+#: the visual features when no --features folder is given: ImageNet ResNet-50, 2,048-d, 21.5 fps
+VISUAL = {"arch": "resnet50", "size": 224}
+
+PRESETS: dict[str, dict] = {
+    "specvqgan": {
+        "codebook": CODEBOOK, "loss": LOSS, "disc": DISC,
+        # lr = base_lr x batch size (SpecVQGAN's rule), Adam betas (0.5, 0.9)
+        "base_lr": 4.5e-6, "betas": [0.5, 0.9],
+        "sampler": SAMPLER, "visual": VISUAL,
+    },
+    "specvqgan-tiny": {
+        "codebook": {**CODEBOOK, "ch": 8, "num_res_blocks": 1, "z_channels": 16, "embed_dim": 16, "n_embed": 64,
+                     "norm_groups": 4},
+        "loss": {**LOSS, "disc_start": 1},
+        "disc": {"ndf": 8, "n_layers": 3},
+        "base_lr": 1e-4, "betas": [0.5, 0.9],
+        "sampler": {**SAMPLER, "n_layer": 2, "n_head": 2, "n_embd": 32, "n_feats": 5},
+        "visual": {"arch": "resnet18", "size": 64},
+    },
+}
+
+#: the stages of ``--stage all``, in order: the codebook into OUT/codebook, then the sampler on it into OUT
+#: (the MelGAN vocoder comes later)
+STAGES = ("codebook", "sampler")
+STAGE_PLAN = [{"stage": "codebook", "subdir": "codebook", "set": {}},
+              {"stage": "sampler", "subdir": "", "set": {"codebook_exp": "{prev}"}}]
+
+#: task-level options (``--set key=value``) that are not part of the network presets: the LPAPS folder
+#: (codebook), the trained codebook (sampler: ``--set codebook=EXP``), ``--features DIR``, ImageNet weights
+#: of the visual backbone (a local torchvision checkpoint)
+TASK_DEFAULTS = {"stage": "codebook", "perceptual": None, "codebook_exp": None, "features": None,
+                 "visual_weights": None}
+DECODE_KEYS = ("griffin_lim_iters", "seed", "samples", "top_k", "temperature")
+
+
+def resolve(name: str, overrides: dict) -> dict:
+    """The config of preset ``name`` with ``overrides`` merged (``--set codebook.ch=16``, ``--set perceptual=DIR``)."""
+    from vxt.registry import merge_config
+
+    if name not in PRESETS:
+        raise VxtError(f"unknown SpecVQGAN preset {name!r} (known: {', '.join(sorted(PRESETS))})")
+    over = dict(overrides)
+    over.pop("task", None)
+    if isinstance(over.get("codebook"), str):  # --set codebook=EXP: the trained codebook of the sampler stage
+        over["codebook_exp"] = over.pop("codebook")
+    known = set(PRESETS[name]) | set(TASK_DEFAULTS)
+    unknown = sorted(k for k in over if k not in known)
+    if unknown:
+        raise VxtError(f"unknown {name} option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    cfg = merge_config({**copy.deepcopy(PRESETS[name]), **TASK_DEFAULTS}, over)
+    if cfg["stage"] not in STAGES:
+        raise VxtError(f"--stage must be one of {', '.join((*STAGES, 'all'))}, got {cfg['stage']!r} "
+                       "(the vocoder stage is not implemented yet)")
+    cb = cfg["codebook"]
+    down = 2 ** (len(cb["ch_mult"]) - 1)
+    if 80 % down or cb["resolution"] % down:
+        raise VxtError(f"codebook.ch_mult gives {down}x down-sampling, which does not divide 80 x {cb['resolution']}")
+    return cfg

@@ -1,0 +1,128 @@
+"""SpecVQGAN's stage 2: a GPT over ``[projected visual features; spectrogram codes]`` (minGPT's GPTFeats).
+
+The visual features (``[F, d_feat]``, ResNet-50: 2,048-d) go through a
+position-wise linear layer (SpecVQGAN's 1x1 Conv1d) to ``n_embd``; the codes
+through an embedding; a learned position embedding is added to the whole
+sequence, and pre-LayerNorm blocks with one causal mask (GELU MLP, 4x)
+run over it. Training is teacher-forced: the input is ``[feats; codes[:-1]]``
+and the logits from position ``F - 1`` on predict the 265 codes;
+cross-entropy on those positions only. Codes are column-major
+(:func:`column_major`): the 5 frequency codes of each of the 53 time steps
+together, time step by time step.
+
+Sampling (:meth:`GPT.sample`): one code at a time from the last position's
+logits divided by the temperature (1), restricted to the ``top_k`` most
+likely (SpecVQGAN samples with top-k 100 at test time), with a key/value
+cache.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def column_major(codes: torch.Tensor) -> torch.Tensor:
+    """``[B, H, W]`` code maps -> ``[B, H * W]`` sequences, time step (column) by time step."""
+    return codes.transpose(1, 2).reshape(codes.shape[0], -1)
+
+
+def from_column_major(seq: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """The inverse of :func:`column_major`."""
+    return seq.reshape(seq.shape[0], w, h).transpose(1, 2)
+
+
+class Block(nn.Module):
+    def __init__(self, n_embd: int, n_head: int, pdrop: float):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(n_embd), nn.LayerNorm(n_embd)
+        self.qkv = nn.Linear(n_embd, 3 * n_embd)
+        self.proj = nn.Linear(n_embd, n_embd)
+        self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd),
+                                 nn.Dropout(pdrop))
+        self.n_head, self.pdrop = n_head, pdrop
+        self.resid_drop = nn.Dropout(pdrop)
+
+    def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
+        shape = (B, T, self.n_head, C // self.n_head)
+        q, k, v = (t.view(shape).transpose(1, 2) for t in (q, k, v))
+        if cache is not None:
+            if "k" in cache:
+                k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
+            cache["k"], cache["v"] = k, v
+        causal = cache is None or T > 1
+        if causal and k.shape[2] != T:  # a prefix through the cache: mask against the whole key sequence
+            mask = torch.ones(T, k.shape[2], dtype=torch.bool, device=x.device).tril(k.shape[2] - T)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                               dropout_p=self.pdrop if self.training else 0.0)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=causal,
+                                               dropout_p=self.pdrop if self.training else 0.0)
+        x = x + self.resid_drop(self.proj(y.transpose(1, 2).reshape(B, T, C)))
+        return x + self.mlp(self.ln2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg: dict):
+        super().__init__()
+        self.cfg = dict(cfg)
+        n, pdrop = int(cfg["n_embd"]), float(cfg.get("pdrop", 0.1))
+        self.n_feats, self.n_codes = int(cfg["n_feats"]), int(cfg["n_codes"])
+        # SpecVQGAN's block size (212 + 265 = 477; the last position is never used)
+        self.block_size = self.n_feats + self.n_codes
+        self.feat_emb = nn.Linear(int(cfg["d_feat"]), n)
+        self.tok_emb = nn.Embedding(int(cfg["vocab_size"]), n)
+        self.pos_emb = nn.Parameter(torch.zeros(1, self.block_size, n))
+        self.drop = nn.Dropout(pdrop)
+        self.blocks = nn.ModuleList(Block(n, int(cfg["n_head"]), pdrop) for _ in range(int(cfg["n_layer"])))
+        self.ln_f = nn.LayerNorm(n)
+        self.head = nn.Linear(n, int(cfg["vocab_size"]), bias=False)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def _run(self, x: torch.Tensor, start: int, caches: list | None) -> torch.Tensor:
+        x = self.drop(x + self.pos_emb[:, start : start + x.shape[1]])
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if caches is None else caches[i])
+        return self.head(self.ln_f(x))
+
+    def forward(self, feats: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits ``[B, n_codes, vocab]`` of ``codes`` ``[B, n_codes]`` given ``feats`` ``[B, F, d]``."""
+        x = torch.cat([self.feat_emb(feats), self.tok_emb(codes[:, :-1])], 1)
+        return self._run(x, 0, None)[:, self.n_feats - 1 :]
+
+    def loss(self, feats: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        logits = self(feats, codes)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), codes.reshape(-1))
+
+    @torch.no_grad()
+    def sample(self, feats: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = 100,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """``[B, n_codes]`` codes sampled one at a time given ``feats`` (top-k, temperature)."""
+        caches: list = [{} for _ in self.blocks]
+        logits = self._run(self.feat_emb(feats), 0, caches)[:, -1]
+        out = []
+        for i in range(self.n_codes):
+            z = logits.float() / max(float(temperature), 1e-8)
+            if top_k:
+                kth = torch.topk(z, min(int(top_k), z.shape[-1]), dim=-1).values[:, -1:]
+                z = z.masked_fill(z < kth, -math.inf)
+            nxt = torch.multinomial(F.softmax(z, -1), 1, generator=generator)
+            out.append(nxt)
+            if i + 1 < self.n_codes:
+                logits = self._run(self.tok_emb(nxt), self.n_feats + i, caches)[:, -1]
+        return torch.cat(out, 1)

@@ -1,0 +1,158 @@
+"""SparseSync's inputs: where the 5 s trims lie, and reading them (frames, log power spectrogram).
+
+Times here are seconds from the start of the example's clip (its manifest
+``start``, 0 for a whole file); reads add that start. An input with offset
+``o`` (vxt's convention: the audio lags by ``o``) is the video trim
+``[v, v + 5]`` with the audio trim ``[v - o, v - o + 5]``:
+
+* training (:func:`train_trim`): ``o`` a random grid class; ``v`` a random
+  start on the frame grid (``k / fps``) for which both trims lie inside the
+  clip; the audio start then moves by a random jitter of at most
+  ``audio_jitter`` (kept inside the clip, and below half a class, so the
+  class stays right);
+* evaluation (:func:`eval_trim`): the example's fixed ``offset`` and
+  ``vstart`` when the manifest has them, else ones drawn from the example id
+  (the same at every evaluation);
+* a media file given to ``vxt decode`` (:func:`file_trim`): the file as it
+  is (audio and video trims at the same times, centred in the file unless
+  ``vstart`` is given): the offset found is the file's own.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from vxt.errors import DataError
+
+
+@dataclass(frozen=True)
+class Trim:
+    """One model input: where its video and audio trims start (seconds from the clip start)."""
+
+    vstart: float
+    astart: float
+    #: the offset the trims were taken at (vxt's: audio lag, s), None for a file taken as it is
+    offset: float | None
+
+
+def _frames(cfg: dict) -> int:
+    return int(round(float(cfg["clip_seconds"]) * float(cfg["fps"])))
+
+
+def _samples(cfg: dict) -> int:
+    return int(round(float(cfg["clip_seconds"]) * int(cfg["sample_rate"])))
+
+
+def feasible_vstarts(duration: float, offset: float, cfg: dict) -> tuple[int, int]:
+    """The frame indices ``k`` (``v = k / fps``) whose trims at ``offset`` both lie inside ``[0, duration]``."""
+    fps, clip = float(cfg["fps"]), float(cfg["clip_seconds"])
+    lo, hi = max(0.0, offset), min(duration - clip, duration - clip + offset)
+    k_lo, k_hi = math.ceil(lo * fps - 1e-6), math.floor(hi * fps + 1e-6)
+    return k_lo, k_hi
+
+
+def train_trim(duration: float, grid, cfg: dict, rng: random.Random) -> Trim:
+    """A random training input (see the module docstring) drawn with ``rng``."""
+    offset = float(grid[rng.randrange(len(grid))])
+    k_lo, k_hi = feasible_vstarts(duration, offset, cfg)
+    if k_hi < k_lo:
+        raise DataError(f"a {duration:.2f} s clip has no room for a {cfg['clip_seconds']:g} s trim at offset "
+                        f"{offset:+.2f} s")
+    v = rng.randint(k_lo, k_hi) / float(cfg["fps"])
+    a = v - offset
+    sr = int(cfg["sample_rate"])
+    jit = float(cfg["audio_jitter"])
+    if jit > 0:
+        room_lo, room_hi = a, duration - float(cfg["clip_seconds"]) - a  # how far the audio may move each way
+        j = rng.randint(-int(jit * sr), int(jit * sr)) / sr
+        a = a + min(max(j, -room_lo), room_hi)
+    return Trim(v, max(0.0, a), offset)
+
+
+def eval_trim(example: dict, duration: float, grid, cfg: dict) -> Trim:
+    """The example's fixed input (``offset``, ``vstart``), or one drawn from its id."""
+    if example.get("offset") is not None:
+        offset = float(example["offset"])
+        if example.get("vstart") is not None:
+            v = float(example["vstart"])
+        else:
+            k_lo, k_hi = feasible_vstarts(duration, offset, cfg)
+            v = (k_lo + k_hi) // 2 / float(cfg["fps"])
+    else:
+        rng = random.Random(f"sync-eval-{example.get('id')}")
+        offset = float(grid[rng.randrange(len(grid))])
+        k_lo, k_hi = feasible_vstarts(duration, offset, cfg)
+        if k_hi < k_lo:
+            raise DataError(f"too short ({duration:.2f} s) for an evaluation trim", example_id=example.get("id"))
+        v = rng.randint(k_lo, k_hi) / float(cfg["fps"])
+    clip = float(cfg["clip_seconds"])
+    a = v - offset
+    tol = 0.5 / float(cfg["fps"])
+    if min(v, a) < -tol or max(v, a) + clip > duration + tol:
+        raise DataError(f"offset {offset:+.2f} s at vstart {v:.2f} s needs {clip:g} s trims outside the "
+                        f"{duration:.2f} s clip (they would be padded)", example_id=example.get("id"))
+    return Trim(max(0.0, v), max(0.0, a), offset)
+
+
+def file_trim(duration: float, cfg: dict, vstart: float | None = None) -> Trim:
+    """A media file as it is: both trims at ``vstart`` (default: centred, on the frame grid)."""
+    clip, fps = float(cfg["clip_seconds"]), float(cfg["fps"])
+    if duration + 0.5 / fps < clip:
+        raise DataError(f"the file is {duration:.2f} s long: synchronisation needs at least {clip:g} s")
+    if vstart is None:
+        vstart = math.floor(max(0.0, duration - clip) / 2 * fps) / fps
+    v = min(max(0.0, float(vstart)), max(0.0, duration - clip))
+    return Trim(v, v, None)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_trim(path: str, trim: Trim, clip_start: float, cfg: dict, *, crop_at: tuple[int, int] | None = None):
+    """(frames ``[T, crop, crop, 3]`` uint8, wave ``[N]`` float32) of ``trim`` in the file at ``path``.
+
+    Frames: ``fps`` by timestamp from ``vstart``, the shorter side scaled to
+    ``size_before_crop`` and centre-cropped square by the media layer, then the
+    ``crop`` square at ``crop_at`` (top, left; default the centre). Audio: 16
+    kHz mono from ``astart``; a file whose audio stops early is padded with
+    silence at the end (this never happens inside a clip long enough).
+    """
+    from vxt.data.media import read_audio, read_clips
+
+    T, N = _frames(cfg), _samples(cfg)
+    clip = float(cfg["clip_seconds"])
+    S, C = int(cfg["size_before_crop"]), int(cfg["crop"])
+    v0 = clip_start + trim.vstart
+    frames = read_clips(path, 1, T, S, start=v0, end=v0 + clip, fps=float(cfg["fps"]))[0]
+    y, x = crop_at if crop_at is not None else ((S - C) // 2, (S - C) // 2)
+    frames = np.ascontiguousarray(frames[:, y : y + C, x : x + C])
+    a0 = clip_start + trim.astart
+    wave = read_audio(path, start=a0, end=a0 + clip, sr=int(cfg["sample_rate"]))
+    if len(wave) < N:
+        wave = np.pad(wave, (0, N - len(wave)))
+    return frames, wave[:N]
+
+
+@lru_cache(maxsize=4)
+def _spectrogram(n_fft: int, hop: int):
+    import torchaudio
+
+    return torchaudio.transforms.Spectrogram(n_fft=n_fft, hop_length=hop, power=2.0)
+
+
+def log_spectrogram(wave, cfg: dict, standardise: bool = True):
+    """``[F, T]`` float32: ``log(|STFT|^2 + 1e-6)`` (n_fft 512, hop 128, Hann, centred; 257 x 626 for 5 s at
+    16 kHz), standardised per frequency over the clip's time (SparseSync's per-clip normalisation)."""
+    import torch
+
+    x = wave if torch.is_tensor(wave) else torch.from_numpy(np.asarray(wave, dtype=np.float32))
+    with torch.no_grad():
+        spec = torch.log(_spectrogram(int(cfg["n_fft"]), int(cfg["hop"]))(x.float()) + 1e-6)
+        if standardise:
+            spec = (spec - spec.mean(dim=-1, keepdim=True)) / (spec.std(dim=-1, keepdim=True) + 1e-6)
+    return spec

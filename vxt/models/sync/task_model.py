@@ -1,0 +1,244 @@
+"""``--task sync``: SparseSync wired to the training loop and ``vxt decode``.
+
+The model reads its own inputs (``needs_media = False``): ``collate`` takes
+each example's 5 s trims straight from its media file
+(:mod:`vxt.models.sync.inputs`), at a random offset during training (drawn
+with the batch's generator, so ``--resume`` sees the same inputs), at the
+example's fixed offset in evaluation, and as the file is when decoding media
+files. Loss: cross-entropy over the offset classes; the best checkpoint is
+picked on top-1 accuracy (``accuracy_1``).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from pathlib import Path
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from vxt.errors import DataError, VxtError
+from vxt.metrics.sync import offset_grid, offset_to_class
+from vxt.models.sync.config import DECODE_KEYS, check_config, min_clip_seconds
+from vxt.models.sync.inputs import Trim, eval_trim, file_trim, log_spectrogram, read_trim, train_trim
+from vxt.models.sync.net import SparseSyncNet, build_encoders, token_shapes
+
+CLASS_PATH = "vxt.models.sync:SyncModel"
+
+
+class SyncModel(nn.Module):
+    """SparseSync for the training loop and ``vxt decode`` (see the module docstring)."""
+
+    #: the trims are read here, from the media files, not from the media cache
+    needs_media = False
+    metric_name = "accuracy_1"
+
+    def __init__(self, config: dict, data_dir: str | Path | None = None, load_weights: bool = True):
+        super().__init__()
+        check_config(config)
+        self.config = config
+        self.grid = offset_grid(int(config["n_classes"]), float(config["max_offset"]))
+        self.video_encoder, self.audio_encoder = build_encoders(config)
+        v_shape, a_shape = token_shapes(config)
+        config["video_tokens"], config["audio_tokens"] = list(v_shape), list(a_shape)
+        self.net = SparseSyncNet(config, v_shape, a_shape, self.video_encoder.out_channels,
+                                 self.audio_encoder.out_channels)
+        self.register_buffer("mean", torch.tensor(config["video_mean"], dtype=torch.float32).view(1, 3, 1, 1, 1),
+                             persistent=False)
+        self.register_buffer("std", torch.tensor(config["video_std"], dtype=torch.float32).view(1, 3, 1, 1, 1),
+                             persistent=False)
+        if load_weights:
+            self._load_backbones()
+        data = data_dir if data_dir is not None else config.get("data_dir")
+        self.data_dir = None if data is None else Path(data)
+        self._files_mode = False  # vxt decode of media files: take them as they are
+        self._vstart: float | None = None
+        self._durations: dict[str, float] = {}
+
+    def _load_backbones(self) -> None:
+        from vxt.utils import say_once
+
+        for key, enc, what in (("video_weights", self.video_encoder, "video"),
+                               ("audio_weights", self.audio_encoder, "audio")):
+            if self.config.get(key):
+                enc.load_weights(self.config[key])
+            elif hasattr(enc, "load_weights"):
+                say_once(f"{self.config['name']}: the {what} encoder starts at random init "
+                         f"(pretrained weights: --set {key}=FILE)")
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # ------------------------------------------------------------ inputs
+
+    def _clip(self, ex: dict) -> tuple[str, float, float]:
+        """(media path, clip start in the file, clip length) of an example."""
+        from vxt.data.manifest import resolve_media
+
+        if "video" in (ex.get("missing") or []) or "audio" in (ex.get("missing") or []):
+            raise DataError("synchronisation needs both video and audio", example_id=ex.get("id"))
+        rel = ex.get("video")
+        if not rel:
+            raise DataError("no video in this example", example_id=ex.get("id"))
+        path = str(resolve_media(self.data_dir, rel) if self.data_dir is not None else Path(rel))
+        start = float(ex.get("start") or 0.0)
+        end = ex.get("end")
+        length = float(end) - start if end is not None else None
+        if length is None and ex.get("duration") is not None:
+            length = float(ex["duration"]) - start
+        # the video stream's own length bounds the clip (a container can run on past its last frame)
+        if path not in self._durations:
+            from vxt.data.media import probe
+
+            info = probe(path)
+            d = info.duration or 0.0
+            if info.num_frames and info.fps and not info.vfr:
+                d = min(d, info.num_frames / info.fps)
+            self._durations[path] = float(d)
+        file_len = self._durations[path] - start
+        length = file_len if length is None else min(length, file_len)
+        return path, start, length
+
+    def trim_for(self, ex: dict, train: bool, rng: random.Random | None) -> tuple[Trim, str, float]:
+        path, start, length = self._clip(ex)
+        cfg = self.config
+        if self._files_mode and ex.get("offset") is None:
+            return file_trim(length, cfg, self._vstart if self._vstart is not None else ex.get("vstart")), path, start
+        need = min_clip_seconds(cfg)
+        if length + 0.5 / float(cfg["fps"]) < need:
+            raise DataError(f"the clip is {length:.2f} s long: trims at every offset need {need:g} s "
+                            "(shorter clips would be padded, which gives the offset away)", example_id=ex.get("id"))
+        if train:
+            return train_trim(length, self.grid, cfg, rng or random.Random(0)), path, start
+        return eval_trim(ex, length, self.grid, cfg), path, start
+
+    def collate(self, items: list[dict], train: bool, rng=None) -> dict:
+        """``[{"example", ...}]`` -> ``video`` uint8 ``[B, T, S, S, 3]``, ``spec`` ``[B, 1, F, T]``, ``target``."""
+        if not items:
+            raise DataError("an empty batch")
+        cfg = self.config
+        S, C = int(cfg["size_before_crop"]), int(cfg["crop"])
+        frames, specs, targets, trims = [], [], [], []
+        for it in items:
+            ex = it["example"]
+            trim, path, start = self.trim_for(ex, train, rng)
+            crop_at = None
+            if train and cfg["random_crop"] and S > C:
+                crop_at = (rng.randint(0, S - C), rng.randint(0, S - C)) if rng is not None else None
+            try:
+                f, w = read_trim(path, trim, start, cfg, crop_at=crop_at)
+            except VxtError as e:
+                raise DataError(e.message, path=e.path, example_id=ex.get("id")) from None
+            frames.append(torch.from_numpy(f))
+            specs.append(log_spectrogram(w, cfg))
+            targets.append(-100 if trim.offset is None else offset_to_class(trim.offset, self.grid))
+            trims.append(trim)
+        return {"ids": [str(it["example"].get("id", i)) for i, it in enumerate(items)],
+                "video": torch.stack(frames), "spec": torch.stack(specs).unsqueeze(1),
+                "target": torch.tensor(targets, dtype=torch.long), "trims": trims}
+
+    # ------------------------------------------------------------ the network
+
+    def logits(self, batch: dict) -> torch.Tensor:
+        video = batch["video"].permute(0, 4, 1, 2, 3).float().div_(255.0)  # [B, 3, T, H, W]
+        video = (video - self.mean) / self.std
+        v = self.video_encoder(video).permute(0, 2, 3, 4, 1)  # [B, t, h, w, C]
+        a = self.audio_encoder(batch["spec"].float()).permute(0, 2, 3, 1)  # [B, f, t, C]
+        return self.net(v, a)
+
+    def forward(self, batch: dict) -> dict:
+        logits = self.logits(batch)
+        target = batch["target"]
+        if bool((target < 0).any()):
+            raise VxtError("a training batch without target offsets")
+        loss = F.cross_entropy(logits.float(), target)
+        acc = (logits.argmax(-1) == target).float().mean()
+        return {"loss": loss, "log_accuracy_1": acc.detach()}
+
+    @torch.no_grad()
+    def predict(self, batch: dict, options=None) -> list[dict]:
+        """One dict per input: ``offset`` (s), ``probs`` over the grid, ``target`` (s) where known."""
+        was = self.training
+        self.eval()
+        try:
+            probs = torch.softmax(self.logits(batch).float(), dim=-1).cpu().numpy()
+        finally:
+            self.train(was)
+        out = []
+        for i, p in enumerate(probs):
+            k = int(p.argmax())
+            off = float(self.grid[k])
+            trim = batch["trims"][i]
+            row = {"id": batch["ids"][i], "prediction": f"{off:+.1f} s", "offset": off,
+                   "probs": [round(float(x), 6) for x in p],
+                   "vstart": round(trim.vstart, 4), "max_offset": float(self.config["max_offset"])}
+            if trim.offset is not None:
+                row["target"] = float(self.grid[offset_to_class(trim.offset, self.grid)])
+            out.append(row)
+        return out
+
+    # ------------------------------------------------------------ decoding
+
+    def configure_decode(self, data_dir: str | Path | None = None, features: str | Path | None = None,
+                         overrides: dict | None = None) -> None:
+        """Decode a data dir split (its fixed offsets) or media files (``data_dir=None``: as they are).
+
+        ``overrides``: ``vstart`` (where the 5 s trims of a media file start;
+        default centred); ``shift`` and ``method`` belong to ``--fix``.
+        """
+        if features is not None:
+            raise VxtError("--features does not apply to --task sync (it reads the media files)")
+        over = dict(overrides or {})
+        unknown = sorted(set(over) - set(DECODE_KEYS))
+        if unknown:
+            raise VxtError(f"unknown sync decode option(s) {', '.join(unknown)} (known: {', '.join(DECODE_KEYS)})")
+        self._files_mode = data_dir is None
+        if data_dir is not None:
+            self.data_dir = Path(data_dir)
+        vstart = over.get("vstart")
+        if vstart is not None and (not isinstance(vstart, (int, float)) or isinstance(vstart, bool) or vstart < 0):
+            raise VxtError(f"--set vstart= takes seconds >= 0, got {vstart!r}")
+        self._vstart = None if vstart is None else float(vstart)
+
+    # ------------------------------------------------------------ persistence
+
+    def save_pretrained(self, out_dir: str | Path) -> Path:
+        """``config.json`` + ``model.safetensors``."""
+        from safetensors.torch import save
+
+        from vxt.utils import atomic_write_bytes, write_json
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        cfg = copy.deepcopy(self.config)
+        cfg["class"] = CLASS_PATH
+        write_json(out / "config.json", cfg)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        atomic_write_bytes(out / "model.safetensors", save(state, metadata={"format": "pt", "arch": "sparsesync"}))
+        return out
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path) -> "SyncModel":
+        from safetensors.torch import load_file
+
+        from vxt.utils import read_json
+
+        p = Path(path)
+        cfg = read_json(p / "config.json")
+        if cfg.get("arch") != "sparsesync":
+            raise VxtError("not a SparseSync checkpoint", path=str(p))
+        data_dir = cfg.get("data_dir")
+        if data_dir is not None and not Path(data_dir).is_dir():
+            data_dir = None
+        model = cls(cfg, data_dir=data_dir, load_weights=False)
+        weights = p / "model.safetensors"
+        if not weights.exists():
+            raise VxtError("no model.safetensors here", path=str(p))
+        missing, unexpected = model.load_state_dict(load_file(str(weights)), strict=False)
+        if missing or unexpected:
+            raise VxtError(f"weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})",
+                           path=str(weights))
+        model.eval()
+        return model
+
