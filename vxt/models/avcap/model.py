@@ -104,6 +104,10 @@ class AVCap(nn.Module):
     def stage(self) -> str:
         return self.config["stage"]
 
+    def use_data_dir(self, data_dir) -> None:
+        """Read media under ``data_dir`` (a resumed run's ``--data``)."""
+        self._data_dir = Path(data_dir)
+
     def configure_decode(self, data_dir=None, features=None, overrides=None) -> None:
         """``vxt decode``: where a data dir split's media paths are relative to; avcap takes no decode options."""
         if features or overrides:
@@ -308,22 +312,19 @@ class AVCap(nn.Module):
     # ------------------------------------------------------------ persistence
 
     def save_pretrained(self, out_dir) -> None:
-        from safetensors.torch import save
-
-        from vxt.utils import atomic_write_bytes, write_json
+        from vxt.files import save_weights
+        from vxt.utils import write_json
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         cfg = copy.deepcopy(self.config)
         cfg["class"] = f"{type(self).__module__}:{type(self).__qualname__}"
         write_json(out / "config.json", cfg, indent=None)
-        state = {k: t.detach().contiguous().cpu() for k, t in self.state_dict().items()}
-        atomic_write_bytes(out / "model.safetensors", save(state, metadata={"format": "pt", "arch": self.ARCH}))
+        save_weights(out / "model.safetensors", self.state_dict(), {"arch": self.ARCH})
 
     @classmethod
     def from_pretrained(cls, path) -> "AVCap":
-        from safetensors.torch import load_file
-
+        from vxt.files import load_weights as load_weight_file
         from vxt.utils import read_json
 
         p = Path(path)
@@ -331,13 +332,9 @@ class AVCap(nn.Module):
         if cfg.get("arch") != cls.ARCH:
             raise VxtError(f"not an avcap checkpoint (arch {cfg.get('arch')!r})", path=str(p))
         model = cls(cfg, _loading=True)
+        model._data_dir = None  # media: under this run's or decode's data dir, never one a checkpoint records
         weights = p / "model.safetensors"
-        if not weights.exists():
-            raise VxtError("no model.safetensors here", path=str(p))
-        missing, unexpected = model.load_state_dict(load_file(str(weights)), strict=False)
-        if missing or unexpected:
-            raise VxtError(f"weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})",
-                           path=str(weights))
+        load_weight_file(model, weights)
         return model
 
 

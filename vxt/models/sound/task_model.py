@@ -85,8 +85,7 @@ class SoundTaskModel(nn.Module):
             self.vqgan.requires_grad_(False)  # the codebook of stage 1, frozen
             self.sampler = GPT(config["sampler"])
             self.visual = VisualFeatures(config["features"])
-        data = data_dir if data_dir is not None else config.get("data_dir")
-        self.data_dir = None if data is None else Path(data)
+        self.data_dir = None if data_dir is None else Path(data_dir)
         self._perceptual = [perceptual]  # a list: frozen, loaded from its own path, not part of the weights
         self._specs: dict[str, tuple[np.ndarray, bool]] = {}
         self._said_padded = False
@@ -317,37 +316,28 @@ class SoundTaskModel(nn.Module):
     # ------------------------------------------------------------ persistence
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
-        from safetensors.torch import save
-
-        from vxt.utils import atomic_write_bytes, write_json
+        from vxt.files import save_weights
+        from vxt.utils import write_json
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         cfg = copy.deepcopy(self.config)
         cfg["class"] = CLASS_PATH
         write_json(out / "config.json", cfg)
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        atomic_write_bytes(out / "model.safetensors", save(state, metadata={"format": "pt", "arch": "specvqgan"}))
+        save_weights(out / "model.safetensors", self.state_dict(), {"arch": "specvqgan"})
         return out
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "SoundTaskModel":
-        from safetensors.torch import load_file
-
+        from vxt.files import load_weights as load_weight_file
         from vxt.utils import read_json
 
         p = Path(path)
         cfg = read_json(p / "config.json")
         if cfg.get("arch") != "specvqgan":
             raise VxtError("not a SpecVQGAN checkpoint", path=str(p))
-        data_dir = cfg.get("data_dir")
-        model = cls(cfg, data_dir=data_dir if data_dir and Path(data_dir).is_dir() else None)
+        model = cls(cfg)  # media are found under the data dir of this run or decode, never a recorded one
         weights = p / "model.safetensors"
-        if not weights.exists():
-            raise VxtError("no model.safetensors here", path=str(p))
-        missing, unexpected = model.load_state_dict(load_file(str(weights)), strict=False)
-        if missing or unexpected:
-            raise VxtError(f"weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})",
-                           path=str(weights))
+        load_weight_file(model, weights)
         model.eval()
         return model

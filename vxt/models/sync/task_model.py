@@ -201,44 +201,38 @@ class SyncModel(nn.Module):
             raise VxtError(f"--set vstart= takes seconds >= 0, got {vstart!r}")
         self._vstart = None if vstart is None else float(vstart)
 
+    def use_data_dir(self, data_dir: str | Path) -> None:
+        """Read media under ``data_dir`` (a resumed run's ``--data``)."""
+        self.data_dir = Path(data_dir)
+
     # ------------------------------------------------------------ persistence
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
         """``config.json`` + ``model.safetensors``."""
-        from safetensors.torch import save
-
-        from vxt.utils import atomic_write_bytes, write_json
+        from vxt.files import save_weights
+        from vxt.utils import write_json
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         cfg = copy.deepcopy(self.config)
         cfg["class"] = CLASS_PATH
         write_json(out / "config.json", cfg)
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        atomic_write_bytes(out / "model.safetensors", save(state, metadata={"format": "pt", "arch": "sparsesync"}))
+        save_weights(out / "model.safetensors", self.state_dict(), {"arch": "sparsesync"})
         return out
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "SyncModel":
-        from safetensors.torch import load_file
-
+        from vxt.files import load_weights as load_weight_file
         from vxt.utils import read_json
 
         p = Path(path)
         cfg = read_json(p / "config.json")
         if cfg.get("arch") != "sparsesync":
             raise VxtError("not a SparseSync checkpoint", path=str(p))
-        data_dir = cfg.get("data_dir")
-        if data_dir is not None and not Path(data_dir).is_dir():
-            data_dir = None
-        model = cls(cfg, data_dir=data_dir, load_weights=False)
+        model = cls(cfg, load_weights=False)
+        model.data_dir = None  # media: under this run's or decode's data dir, never one a checkpoint records
         weights = p / "model.safetensors"
-        if not weights.exists():
-            raise VxtError("no model.safetensors here", path=str(p))
-        missing, unexpected = model.load_state_dict(load_file(str(weights)), strict=False)
-        if missing or unexpected:
-            raise VxtError(f"weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})",
-                           path=str(weights))
+        load_weight_file(model, weights)
         model.eval()
         return model
 

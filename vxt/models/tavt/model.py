@@ -75,8 +75,9 @@ class TAVT(nn.Module):
         self.register_buffer("wma_sum", torch.zeros(len(self.vocab)))
         self.register_buffer("wma_count", torch.zeros(len(self.vocab)))
         self.set_avmm_frozen(bool(cfg.get("freeze_avmm", False)))
-        data = data_dir if data_dir is not None else cfg.get("data_dir")
-        self.data_dir = None if data is None or not Path(data).is_dir() else Path(data)
+        # the data dir named on the command line (training, decode, a resumed run): never one a checkpoint
+        # records, so a handed checkpoint cannot choose where features are cached
+        self.data_dir = None if data_dir is None else Path(data_dir)
         self.store = FeatureStore.from_config(cfg["features"], self.data_dir)
         self.store.norm = cfg.get("feature_stats") or None
         self._domains: list[str] | None = None
@@ -294,9 +295,8 @@ class TAVT(nn.Module):
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
         """``config.json`` + ``model.safetensors`` (clusters and W_ma's sums included) + ``vocab.json``."""
-        from safetensors.torch import save
-
-        from vxt.utils import atomic_write_bytes, write_json
+        from vxt.files import save_weights
+        from vxt.utils import write_json
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -304,14 +304,14 @@ class TAVT(nn.Module):
         cfg["class"] = CLASS_PATH
         write_json(out / "config.json", cfg, indent=None)
         self.vocab.save(out / "vocab.json")
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        atomic_write_bytes(out / "model.safetensors", save(state, metadata={"format": "pt", "arch": self.ARCH}))
+        save_weights(out / "model.safetensors", self.state_dict(), {"arch": self.ARCH})
         return out
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "TAVT":
         from safetensors.torch import load_file
 
+        from vxt.files import load_weights as load_weight_file
         from vxt.utils import read_json
 
         p = Path(path)
@@ -319,13 +319,8 @@ class TAVT(nn.Module):
         if cfg.get("arch") != cls.ARCH:
             raise VxtError(f"not a TAVT checkpoint (arch {cfg.get('arch')!r})", path=str(p))
         weights = p / "model.safetensors"
-        if not weights.exists():
-            raise VxtError("no model.safetensors here", path=str(p))
         state = load_file(str(weights))
         model = cls(cfg, cfg.get("vocab"), clusters=state.get("avmm.clusters"))
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise VxtError(f"weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})",
-                           path=str(weights))
+        load_weight_file(model, weights, state)
         model.eval()
         return model
