@@ -1,4 +1,4 @@
-"""vxt.files.save_weights / load_weights: the one way every system writes and reads model.safetensors."""
+"""vxt.nn.weights.save_weights / load_weights: the one way every system writes and reads model.safetensors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vxt.errors import VxtError
-from vxt.files import load_weights, save_weights
+from vxt.nn.weights import load_weights, save_weights
 
 
 def test_same_tensors_same_bytes_and_one_line_mismatch(tmp_path):

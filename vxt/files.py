@@ -102,32 +102,3 @@ def json_object(value, what: str) -> dict:
     if not isinstance(value, dict):
         raise DataError(f"{what} must be a JSON object, got {type(value).__name__}")
     return value
-
-
-def save_weights(path: str | os.PathLike, state: dict, metadata: dict | None = None) -> None:
-    """A model's ``state_dict()`` as a safetensors file, atomically, with the same bytes for the same tensors."""
-    from safetensors.torch import save
-
-    from vxt.utils import atomic_write_bytes
-
-    tensors = {k: v.detach().contiguous().cpu() for k, v in state.items()}
-    atomic_write_bytes(path, canonical_safetensors(save(tensors, metadata={"format": "pt", **(metadata or {})})))
-
-
-def load_weights(model, path: str | os.PathLike, state: dict | None = None, ignore: tuple[str, ...] = ()) -> None:
-    """Load a safetensors file into ``model`` (``state``: its tensors, when already read); a missing file, tensors
-    of other shapes, or missing/unexpected names (except those under the ``ignore`` prefixes) are one line."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError("no model.safetensors here", path=str(p.parent))
-    if state is None:
-        from safetensors.torch import load_file
-
-        state = load_file(str(p))
-    check_weight_shapes({k: v.shape for k, v in model.state_dict().items()}, {k: v.shape for k, v in state.items()}, p)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith(ignore)] if ignore else list(missing)
-    if missing or unexpected:
-        first = (missing or unexpected)[0]
-        raise DataError(f"the weights do not fit the config: {len(missing)} tensor(s) missing, {len(unexpected)} "
-                        f"unexpected, the first {first}", path=str(p))

@@ -312,7 +312,7 @@ class AVCap(nn.Module):
     # ------------------------------------------------------------ persistence
 
     def save_pretrained(self, out_dir) -> None:
-        from vxt.files import save_weights
+        from vxt.nn.weights import save_weights
         from vxt.utils import write_json
 
         out = Path(out_dir)
@@ -324,7 +324,7 @@ class AVCap(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path) -> "AVCap":
-        from vxt.files import load_weights as load_weight_file
+        from vxt.nn.weights import load_weights as load_weight_file
         from vxt.utils import read_json
 
         p = Path(path)

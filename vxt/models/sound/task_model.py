@@ -316,7 +316,7 @@ class SoundTaskModel(nn.Module):
     # ------------------------------------------------------------ persistence
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
-        from vxt.files import save_weights
+        from vxt.nn.weights import save_weights
         from vxt.utils import write_json
 
         out = Path(out_dir)
@@ -329,7 +329,7 @@ class SoundTaskModel(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "SoundTaskModel":
-        from vxt.files import load_weights as load_weight_file
+        from vxt.nn.weights import load_weights as load_weight_file
         from vxt.utils import read_json
 
         p = Path(path)

@@ -209,7 +209,7 @@ class SyncModel(nn.Module):
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
         """``config.json`` + ``model.safetensors``."""
-        from vxt.files import save_weights
+        from vxt.nn.weights import save_weights
         from vxt.utils import write_json
 
         out = Path(out_dir)
@@ -222,7 +222,7 @@ class SyncModel(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "SyncModel":
-        from vxt.files import load_weights as load_weight_file
+        from vxt.nn.weights import load_weights as load_weight_file
         from vxt.utils import read_json
 
         p = Path(path)

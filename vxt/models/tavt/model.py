@@ -295,7 +295,7 @@ class TAVT(nn.Module):
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
         """``config.json`` + ``model.safetensors`` (clusters and W_ma's sums included) + ``vocab.json``."""
-        from vxt.files import save_weights
+        from vxt.nn.weights import save_weights
         from vxt.utils import write_json
 
         out = Path(out_dir)
@@ -311,7 +311,7 @@ class TAVT(nn.Module):
     def from_pretrained(cls, path: str | Path) -> "TAVT":
         from safetensors.torch import load_file
 
-        from vxt.files import load_weights as load_weight_file
+        from vxt.nn.weights import load_weights as load_weight_file
         from vxt.utils import read_json
 
         p = Path(path)
