@@ -106,3 +106,15 @@ def xavier_init(module: nn.Module) -> None:
     for p in module.parameters():
         if p.dim() > 1:
             nn.init.xavier_uniform_(p)
+
+
+def gpt_init(module: nn.Module) -> None:
+    """GPT/BERT-style init of one module (use with ``model.apply``): N(0, 0.02) for linear and embedding
+    weights, zero biases, LayerNorm at identity."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)

@@ -40,3 +40,30 @@ def load_weights(model, path: str | os.PathLike, state: dict | None = None, igno
         first = (missing or unexpected)[0]
         raise DataError(f"the weights do not fit the config: {len(missing)} tensor(s) missing, {len(unexpected)} "
                         f"unexpected, the first {first}", path=str(p))
+
+
+def save_model_dir(out_dir: str | os.PathLike, config: dict, class_path: str, state: dict, arch: str,
+                   indent: int | None = 2) -> Path:
+    """A model dir: ``config.json`` (``config`` plus the ``class`` that reloads it) and ``model.safetensors``."""
+    import copy
+
+    from vxt.utils import write_json
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = copy.deepcopy(config)
+    cfg["class"] = class_path
+    write_json(out / "config.json", cfg, indent=indent)
+    save_weights(out / "model.safetensors", state, {"arch": arch})
+    return out
+
+
+def read_model_config(model_dir: str | os.PathLike, arch: str, what: str) -> dict:
+    """The ``config.json`` of a model dir, checked to be of ``arch`` (else one line: not ``what`` checkpoint, e.g. what="an avcap")."""
+    from vxt.utils import read_json
+
+    p = Path(model_dir)
+    cfg = read_json(p / "config.json")
+    if cfg.get("arch") != arch:
+        raise DataError(f"not {what} checkpoint (arch {cfg.get('arch')!r})", path=str(p))
+    return cfg

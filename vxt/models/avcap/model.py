@@ -312,29 +312,19 @@ class AVCap(nn.Module):
     # ------------------------------------------------------------ persistence
 
     def save_pretrained(self, out_dir) -> None:
-        from vxt.nn.weights import save_weights
-        from vxt.utils import write_json
+        from vxt.nn.weights import save_model_dir
 
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        cfg = copy.deepcopy(self.config)
-        cfg["class"] = f"{type(self).__module__}:{type(self).__qualname__}"
-        write_json(out / "config.json", cfg, indent=None)
-        save_weights(out / "model.safetensors", self.state_dict(), {"arch": self.ARCH})
+        save_model_dir(out_dir, self.config, f"{type(self).__module__}:{type(self).__qualname__}", self.state_dict(),
+                       self.ARCH, indent=None)
 
     @classmethod
     def from_pretrained(cls, path) -> "AVCap":
-        from vxt.nn.weights import load_weights as load_weight_file
-        from vxt.utils import read_json
+        from vxt.nn.weights import load_weights, read_model_config
 
-        p = Path(path)
-        cfg = read_json(p / "config.json")
-        if cfg.get("arch") != cls.ARCH:
-            raise VxtError(f"not an avcap checkpoint (arch {cfg.get('arch')!r})", path=str(p))
+        cfg = read_model_config(path, cls.ARCH, "an avcap")
         model = cls(cfg, _loading=True)
         model._data_dir = None  # media: under this run's or decode's data dir, never one a checkpoint records
-        weights = p / "model.safetensors"
-        load_weight_file(model, weights)
+        load_weights(model, Path(path) / "model.safetensors")
         return model
 
 

@@ -24,6 +24,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from vxt.nn.attention import gpt_init
+
 
 def column_major(codes: torch.Tensor) -> torch.Tensor:
     """``[B, H, W]`` code maps -> ``[B, H * W]`` sequences, time step (column) by time step."""
@@ -82,17 +84,7 @@ class GPT(nn.Module):
         self.blocks = nn.ModuleList(Block(n, int(cfg["n_head"]), pdrop) for _ in range(int(cfg["n_layer"])))
         self.ln_f = nn.LayerNorm(n)
         self.head = nn.Linear(n, int(cfg["vocab_size"]), bias=False)
-        self.apply(self._init)
-
-    @staticmethod
-    def _init(m: nn.Module) -> None:
-        if isinstance(m, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if isinstance(m, nn.Linear) and m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+        self.apply(gpt_init)
 
     def _run(self, x: torch.Tensor, start: int, caches: list | None) -> torch.Tensor:
         x = self.drop(x + self.pos_emb[:, start : start + x.shape[1]])

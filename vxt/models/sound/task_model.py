@@ -36,7 +36,6 @@ fallback vocoder, labelled as such in ``preds.json``): no MelGAN yet.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -316,28 +315,16 @@ class SoundTaskModel(nn.Module):
     # ------------------------------------------------------------ persistence
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
-        from vxt.nn.weights import save_weights
-        from vxt.utils import write_json
+        from vxt.nn.weights import save_model_dir
 
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        cfg = copy.deepcopy(self.config)
-        cfg["class"] = CLASS_PATH
-        write_json(out / "config.json", cfg)
-        save_weights(out / "model.safetensors", self.state_dict(), {"arch": "specvqgan"})
-        return out
+        return save_model_dir(out_dir, self.config, CLASS_PATH, self.state_dict(), "specvqgan")
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "SoundTaskModel":
-        from vxt.nn.weights import load_weights as load_weight_file
-        from vxt.utils import read_json
+        from vxt.nn.weights import load_weights, read_model_config
 
-        p = Path(path)
-        cfg = read_json(p / "config.json")
-        if cfg.get("arch") != "specvqgan":
-            raise VxtError("not a SpecVQGAN checkpoint", path=str(p))
+        cfg = read_model_config(path, "specvqgan", "a SpecVQGAN")
         model = cls(cfg)  # media are found under the data dir of this run or decode, never a recorded one
-        weights = p / "model.safetensors"
-        load_weight_file(model, weights)
+        load_weights(model, Path(path) / "model.safetensors")
         model.eval()
         return model

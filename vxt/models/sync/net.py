@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 
 from vxt.errors import VxtError
+from vxt.nn.attention import gpt_init
 from vxt.nn.positions import FactorisedPositions
 from vxt.nn.selectors import QuerySelector
 
@@ -158,16 +159,6 @@ def token_shapes(cfg: dict) -> tuple[tuple[int, ...], tuple[int, ...]]:
 # ---------------------------------------------------------------- the transformer
 
 
-def _init(module: nn.Module) -> None:
-    if isinstance(module, (nn.Linear, nn.Embedding)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.LayerNorm):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
-
-
 class SparseSyncNet(nn.Module):
     """Tokens of both modalities -> offset logits (see the module docstring)."""
 
@@ -194,7 +185,7 @@ class SparseSyncNet(nn.Module):
         self.ln_f = nn.LayerNorm(d)
         self.head = nn.Linear(d, int(cfg["n_classes"]), bias=False)
         for m in (self.v_proj, self.a_proj, self.layers, self.head, self.v_norm, self.a_norm, self.ln_f):
-            m.apply(_init)
+            m.apply(gpt_init)
 
     def forward(self, video_tokens: torch.Tensor, audio_tokens: torch.Tensor) -> torch.Tensor:
         """``[B, t, h, w, Cv]``, ``[B, f, t, Ca]`` -> logits ``[B, n_classes]``."""

@@ -11,7 +11,6 @@ picked on top-1 accuracy (``accuracy_1``).
 
 from __future__ import annotations
 
-import copy
 import random
 from pathlib import Path
 import torch
@@ -209,30 +208,18 @@ class SyncModel(nn.Module):
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
         """``config.json`` + ``model.safetensors``."""
-        from vxt.nn.weights import save_weights
-        from vxt.utils import write_json
+        from vxt.nn.weights import save_model_dir
 
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        cfg = copy.deepcopy(self.config)
-        cfg["class"] = CLASS_PATH
-        write_json(out / "config.json", cfg)
-        save_weights(out / "model.safetensors", self.state_dict(), {"arch": "sparsesync"})
-        return out
+        return save_model_dir(out_dir, self.config, CLASS_PATH, self.state_dict(), "sparsesync")
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "SyncModel":
-        from vxt.nn.weights import load_weights as load_weight_file
-        from vxt.utils import read_json
+        from vxt.nn.weights import load_weights as load_weight_file, read_model_config
 
-        p = Path(path)
-        cfg = read_json(p / "config.json")
-        if cfg.get("arch") != "sparsesync":
-            raise VxtError("not a SparseSync checkpoint", path=str(p))
+        cfg = read_model_config(path, "sparsesync", "a SparseSync")
         model = cls(cfg, load_weights=False)
         model.data_dir = None  # media: under this run's or decode's data dir, never one a checkpoint records
-        weights = p / "model.safetensors"
-        load_weight_file(model, weights)
+        load_weight_file(model, Path(path) / "model.safetensors")
         model.eval()
         return model
 

@@ -295,30 +295,20 @@ class TAVT(nn.Module):
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
         """``config.json`` + ``model.safetensors`` (clusters and W_ma's sums included) + ``vocab.json``."""
-        from vxt.nn.weights import save_weights
-        from vxt.utils import write_json
+        from vxt.nn.weights import save_model_dir
 
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        cfg = copy.deepcopy(self.config)
-        cfg["class"] = CLASS_PATH
-        write_json(out / "config.json", cfg, indent=None)
+        out = save_model_dir(out_dir, self.config, CLASS_PATH, self.state_dict(), self.ARCH, indent=None)
         self.vocab.save(out / "vocab.json")
-        save_weights(out / "model.safetensors", self.state_dict(), {"arch": self.ARCH})
         return out
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "TAVT":
         from safetensors.torch import load_file
 
-        from vxt.nn.weights import load_weights as load_weight_file
-        from vxt.utils import read_json
+        from vxt.nn.weights import load_weights as load_weight_file, read_model_config
 
-        p = Path(path)
-        cfg = read_json(p / "config.json")
-        if cfg.get("arch") != cls.ARCH:
-            raise VxtError(f"not a TAVT checkpoint (arch {cfg.get('arch')!r})", path=str(p))
-        weights = p / "model.safetensors"
+        cfg = read_model_config(path, cls.ARCH, "a TAVT")
+        weights = Path(path) / "model.safetensors"
         state = load_file(str(weights))
         model = cls(cfg, cfg.get("vocab"), clusters=state.get("avmm.clusters"))
         load_weight_file(model, weights, state)
