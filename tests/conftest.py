@@ -81,3 +81,12 @@ def coco_meteor():
     m.meteor_p.stdin.close()
     m.meteor_p.kill()
     m.meteor_p.wait()
+
+
+@pytest.fixture(scope="module")
+def no_java():
+    """Scoring without Java in this module: CIDEr picks checkpoints, no METEOR process (fast)."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr("vxt.metrics.java_available", lambda: False)
+    yield
+    mp.undo()

@@ -288,14 +288,6 @@ def _vxt(*args) -> int:
 
 
 @pytest.fixture(scope="module")
-def no_java():
-    mp = pytest.MonkeyPatch()
-    mp.setattr("vxt.metrics.java_available", lambda: False)
-    yield
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
 def narrated(tiny_synth, tmp_path_factory) -> Path:
     """tiny_synth's caption clips with `next_targets` (the next clip's caption), sharing its media."""
     out = tmp_path_factory.mktemp("narrated")

@@ -38,15 +38,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def no_java():
-    """Scoring without Java: CIDEr picks the captioner, no METEOR process (fast)."""
-    mp = pytest.MonkeyPatch()
-    mp.setattr("vxt.metrics.java_available", lambda: False)
-    yield
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     from vxt.data.prepare import prepare
 

@@ -63,14 +63,6 @@ def _new_outside(before: set[str], after: set[str], *allowed: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def no_java():
-    mp = pytest.MonkeyPatch()
-    mp.setattr("vxt.metrics.java_available", lambda: False)
-    yield
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
 def user_cache(tmp_path_factory):
     """vxt's user cache (``VXT_CACHE``) in a temp dir for this module."""
     d = tmp_path_factory.mktemp("user-cache")

@@ -133,14 +133,6 @@ def test_an_audio_absent_example_decodes_with_a_rec(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def no_java():
-    mp = pytest.MonkeyPatch()
-    mp.setattr("vxt.metrics.java_available", lambda: False)
-    yield
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
 def domains_data(tiny_synth, tmp_path_factory) -> Path:
     """A copy of tiny_synth's caption examples with a ``domain`` each; the target (sketch) has no audio."""
     out = tmp_path_factory.mktemp("tavt") / "synth-domains"
