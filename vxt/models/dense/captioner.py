@@ -180,8 +180,7 @@ class DenseCaptioner(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "DenseCaptioner":
-        from safetensors.torch import load_file
-
+        from vxt.nn.weights import load_weights
         from vxt.utils import read_json
 
         p = Path(path)
@@ -192,18 +191,7 @@ class DenseCaptioner(nn.Module):
         if vocab is None and (p / "vocab.json").exists():
             vocab = WordVocab.load(p / "vocab.json")
         model = cls(cfg, vocab, _loading=True)
-        weights = p / "model.safetensors"
-        if not weights.exists():
-            raise VxtError("no model.safetensors here", path=str(p))
-        state = load_file(str(weights))
-        from vxt.files import check_weight_shapes
-
-        check_weight_shapes({k: v.shape for k, v in model.state_dict().items()}, {k: v.shape for k, v in state.items()},
-                            weights)
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise VxtError(f"weights do not match the config (missing {missing[:3]}, unexpected "
-                           f"{unexpected[:3]})", path=str(weights))
+        load_weights(model, p / "model.safetensors")
         return model
 
     def num_parameters(self, trainable_only: bool = False) -> int:

@@ -325,9 +325,8 @@ class DenseTaskModel(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "DenseTaskModel":
-        from safetensors.torch import load_file
-
         from vxt.models.dense.proposals import ProposalGenerator
+        from vxt.nn.weights import load_weights
         from vxt.utils import read_json
 
         p = Path(path)
@@ -354,19 +353,7 @@ class DenseTaskModel(nn.Module):
         # the data dir recorded in config.json is where it was trained: decoding names its own
         # (configure_decode), a resumed run its --data (use_data_dir); vxt never writes into the recorded one
         model = cls(cfg, captioner, generator, text_captioner, data_dir=None)
-        weights = p / "model.safetensors"
-        if not weights.exists():
-            raise VxtError("no model.safetensors here", path=str(p))
-        state = load_file(str(weights))
-        from vxt.files import check_weight_shapes
-
-        check_weight_shapes({k: v.shape for k, v in model.state_dict().items()}, {k: v.shape for k, v in state.items()},
-                            weights)
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.startswith("text_captioner.")]
-        if missing or unexpected:
-            raise VxtError(f"weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})",
-                           path=str(weights))
+        load_weights(model, p / "model.safetensors", ignore=("text_captioner.",))
         model.eval()
         return model
 
