@@ -52,7 +52,7 @@ def test_vggsound_sound_and_sync(shared_data, tmp_path, run_cli):
     (tmp_path / "offsets.csv").write_text(sample.read_text().rstrip("\n") + "\nvggsound/1aDnyPubxdY_118000_128000.mp4,-0.2,3.2\n")
     out2 = tmp_path / "out2"
     _prep(run_cli, "vggsound", root, out2, "--task", "sync", "--sparse", "--offsets", tmp_path / "offsets.csv",
-          "--split-list", shared_data / "vggsound" / "vggsound_test.sample.txt")
+          "--split-list", shared_data / "vggsound" / "vggsound_test.sample.txt", "--no-reencode")  # test_sync_prepare re-encodes
     test, val = load_split(out2, "test"), load_split(out2, "val")
     assert [e["id"] for e in test] == ["vggsound--1pRmoJIGQc_10000_20000-sync"]
     from vxt.metrics.sync import from_sparsesync_offset

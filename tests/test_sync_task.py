@@ -120,3 +120,23 @@ def test_decode_errors(trained, run_cli, monkeypatch, tmp_path):
     short = write_clip(tmp_path / "tiny.mp4", 3.0, (1.0,), size=80)
     code, _, err = run_cli("decode", str(short), "--task", "sync", "--ckpt", str(exp))
     assert code == 2 and "at least 5 s" in err
+
+
+def test_fine_tuning_starts_from_the_pretrained_weights(trained, tmp_path):
+    """``--set init=EXP`` (dense pre-training -> sparse fine-tuning): the weights and architecture carry over."""
+    import torch
+
+    from vxt.errors import VxtError
+    from vxt.models import load_checkpoint
+    from vxt.registry import MODELS
+
+    _, data, exp = trained
+    src = load_checkpoint(exp)
+    model = MODELS.create("sparsesync-tiny", {"init": str(exp), "audio_jitter": 0.02}, data_dir=data)
+    assert model.config["d"] == src.config["d"] and model.config["audio_jitter"] == 0.02
+    ref = src.state_dict()
+    assert all(torch.equal(v, ref[k]) for k, v in model.state_dict().items())
+    with pytest.raises(VxtError, match="cannot change"):
+        MODELS.create("sparsesync-tiny", {"init": str(exp), "d": 64}, data_dir=data)
+    with pytest.raises(VxtError, match="not a checkpoint"):
+        MODELS.create("sparsesync-tiny", {"init": str(tmp_path)}, data_dir=data)

@@ -87,7 +87,12 @@ def test_spec_and_manifest_fields():
         sync = synth.foley_examples(spec, "m.mp4")[0]
         assert sync["offset"] in foley.SYNC_OFFSETS
         assert 0 <= sync["vstart"] and sync["vstart"] + 5 <= 10 + 1e-9
-        assert 0 <= sync["vstart"] + sync["offset"] and sync["vstart"] + sync["offset"] + 5 <= 10 + 1e-9
+        # the audio trim starts at vstart - offset (vxt's sign: offset = audio lag), as the sync model reads it
+        assert 0 <= sync["vstart"] - sync["offset"] and sync["vstart"] - sync["offset"] + 5 <= 10 + 1e-9
+        from vxt.models.sync.config import sync_config
+        from vxt.models.sync.inputs import eval_trim
+        trim = eval_trim(sync, 10.0, None, sync_config("sparsesync-tiny"))
+        assert trim.offset == sync["offset"]
 
 
 def test_the_sound_is_set_by_what_is_seen():

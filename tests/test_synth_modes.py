@@ -41,7 +41,7 @@ def test_foley_with_workers_and_resume(tmp_path):
     # a rerun keeps everything; a lost file is made again, the same
     assert prepare("synth", a, options={**SMALL, "mode": "foley"}, workers=1, cache=False, progress=False)["stats"] == {
         "generated": 0, "kept": 4}
-    lost = a / m["test"][0]["video"]
+    lost = a / m["test"][1]["video"]  # the -sound example's: synth's own file (-sync reads media/sync/, re-encoded)
     before = lost.read_bytes()
     lost.unlink()
     r = prepare("synth", a, options={**SMALL, "mode": "foley"}, workers=1, cache=False, progress=False)

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="The data dir to write (rerun to resume)."),
         root: Optional[Path] = typer.Option(None, "--root", help="Folder with the benchmark's files (all but synth)."),
         workers: int = typer.Option(1, "--workers", "-j", min=1, help="Parallel worker processes."),
-        seed: Optional[int] = typer.Option(None, "--seed", min=0, help="synth: the seed of every clip (default 0)."),
+        seed: Optional[int] = typer.Option(None, "--seed", min=0, help="synth: the seed of every clip; sync data: of the fixed val/test offsets drawn (default 0)."),
         n_train: Optional[int] = typer.Option(None, "--n-train", min=0, help="synth: 4 s training clips (default 800)."),
         n_val: Optional[int] = typer.Option(None, "--n-val", min=0, help="synth: validation clips (default 100)."),
         n_test: Optional[int] = typer.Option(None, "--n-test", min=0, help="synth: test clips (default 100)."),
@@ -34,9 +34,10 @@ def register(app: typer.Typer) -> None:
         frames_dir: Optional[Path] = typer.Option(None, "--frames-dir", help="tvqa/tvc: where the frame folders are (default: under the root)."),
         task: Optional[str] = typer.Option(None, "--task", help="vggsound: sound (default), sync, or sound,sync."),
         sparse: bool = typer.Option(False, "--sparse", help="vggsound: keep only the VGGSound-Sparse classes (picked_sparse_classes.tsv in the root)."),
-        offsets: Optional[Path] = typer.Option(None, "--offsets", help="vggsound: SparseSync's fixed offsets csv (path,offset_sec,vstart_sec) for val/test sync examples."),
+        offsets: Optional[Path] = typer.Option(None, "--offsets", help="sync data (vggsound, lrs3): SparseSync's fixed offsets csv (path,offset_sec,vstart_sec) for val/test (default: drawn with --seed)."),
         split_list: Optional[Path] = typer.Option(None, "--split-list", help="vggsound/lrs3/howto100m/msvd: the test split's ids, one a line."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Do not build the media cache."),
+        no_reencode: bool = typer.Option(False, "--no-reencode", help="Sync data: use the media as they are, not re-encoded to H.264 25 fps + AAC 16 kHz mono (codec artefacts may then leak the offset)."),
         num_clips: Optional[int] = typer.Option(None, "--num-clips", min=1, help="Cache: clips per example (default from the dataset)."),
         frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Cache: frames per clip."),
         size: Optional[int] = typer.Option(None, "--size", min=1, help="Cache: frame size in pixels (square)."),
@@ -73,6 +74,7 @@ def register(app: typer.Typer) -> None:
             options=options,
             workers=workers,
             cache=not no_cache,
+            reencode=not no_reencode,
             decode_overrides={"num_clips": num_clips, "frames": frames, "size": size, "fps": fps},
         )
         print_summary(report)

@@ -5,6 +5,8 @@ Steps (each output file written atomically, each step resumable):
 1. the adapter (:data:`vxt.registry.ADAPTERS`) reads the benchmark's files (or
    generates them, for ``synth``), checks every media item and returns the
    examples per split and one status per item;
+   sync examples then get media that leak least and fixed val/test offsets
+   (:mod:`vxt.data.syncprep`);
 2. the label spaces go to ``labels/<modality>.txt``;
 3. unless ``cache=False``, the media cache (:mod:`vxt.data.cache`) decodes
    what the examples need, for the decode settings of ``dataset.json``
@@ -144,6 +146,7 @@ def prepare(
     cache: bool = True,
     decode_overrides: dict[str, Any] | None = None,
     progress: bool = True,
+    reencode: bool = True,
 ) -> dict:
     """Make (or complete) a data dir for ``dataset`` in ``out``; returns the report (also written)."""
     import vxt
@@ -160,6 +163,9 @@ def prepare(
     ctx = PrepareContext(out=out, options=cfg, workers=workers, progress=progress)
     result = entry.builder(ctx)
     base, per_task = decode_plan(result, decode_overrides)
+    from vxt.data.syncprep import prepare_sync
+
+    sync = prepare_sync(out, result, cfg, workers=workers, progress=progress, reencode=reencode)
 
     for modality, names in result.labels.items():
         atomic_write_text(out / "labels" / f"{modality}.txt", "".join(f"{n}\n" for n in names))
@@ -183,6 +189,10 @@ def prepare(
         "splits": {s: len(result.examples.get(s, [])) for s in SPLITS},
         "info": result.info,
     }
+    if sync:
+        meta["sync"] = {"media": sync["media"]["target"] if reencode else "as given (--no-reencode)",
+                        "offset_lists": {s: li["file"] for s, li in sync["offsets"]["lists"].items()},
+                        "offsets_seed": sync["offsets"]["seed"]}
     write_json(out / "dataset.json", meta)
 
     summary = {s: sum(1 for i in result.items if i["status"] == s) for s in ("ok", "degraded", "skipped")}
@@ -193,6 +203,7 @@ def prepare(
         "summary": summary,
         "cache": cache_report,
         "stats": result.stats,
+        **({"sync": sync} if sync else {}),
         "seconds": round(time.time() - t0, 2),
         "items": [{k: v for k, v in item.items() if k != "examples"} for item in result.items],
     }
@@ -232,6 +243,10 @@ def print_summary(report: dict) -> None:
         con.print(p)
         if len(problems) > 20:
             con.print(f"... and {len(problems) - 20} more: see prepare_report.json")
+    from vxt.data.syncprep import summary_lines
+
+    for line in summary_lines(report.get("sync")):
+        con.print(line, soft_wrap=True, highlight=False)
     if report["cache"].get("built"):
         for key, c in report["cache"]["caches"].items():
             con.print(f"cache {key}: {c['entries']} entries" + (f", {c['failed']} failed" if c["failed"] else ""))

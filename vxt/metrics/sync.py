@@ -31,23 +31,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from vxt.data.offsets import from_sparsesync_offset  # noqa: F401 - the convention, re-exported
+# the convention and the grid live in the data layer (prepare writes fixed lists on the grid): re-exported
+from vxt.data.offsets import DEFAULT_CLASSES, DEFAULT_MAX_OFFSET, from_sparsesync_offset, offset_grid  # noqa: F401
 
 from vxt.errors import DataError, VxtError
 
-DEFAULT_CLASSES = 21
-DEFAULT_MAX_OFFSET = 2.0
 METRICS = ("accuracy_1", "accuracy_pm1", "accuracy_3class")
-
-
-def offset_grid(n_classes: int = DEFAULT_CLASSES, max_offset: float = DEFAULT_MAX_OFFSET) -> np.ndarray:
-    """The ``n_classes`` offsets (seconds) from ``-max_offset`` to ``+max_offset``, rounded to 1 ms."""
-    n = int(n_classes)
-    if n < 3 or n % 2 == 0:
-        raise ValueError(f"an offset grid needs an odd number of classes >= 3 (with 0 in the middle), got {n}")
-    if not max_offset > 0:
-        raise ValueError(f"max_offset must be > 0, got {max_offset}")
-    return np.round(np.linspace(-float(max_offset), float(max_offset), n), 3)
 
 
 def offset_to_class(offset: float | Sequence[float] | np.ndarray, grid: np.ndarray | None = None):

@@ -69,6 +69,9 @@ class AdapterResult:
     info: dict[str, Any] = field(default_factory=dict)
     #: facts about this run (e.g. items made vs kept), recorded in prepare_report.json
     stats: dict[str, Any] = field(default_factory=dict)
+    #: sync examples: example id -> the clip's name in a fixed offset list (SparseSync's ``path``; default: the
+    #: media file's stem), also its re-encoded file's name (:mod:`vxt.data.syncprep`)
+    list_keys: dict[str, str] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- options and files

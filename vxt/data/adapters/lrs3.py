@@ -12,6 +12,11 @@ Splits: the clips named in a test list (``--split-list FILE``, else any
 ``pretrain/<video>/<clip>`` lines) -> test; without a list, LRS3's
 ``test/`` folder -> test. The rest -> train, except about 1 in 20 source
 videos (CRC-32 of the video id, so a speaker's clips stay together) -> val.
+
+Fixed evaluation offsets: ``--offsets FILE`` (SparseSync's
+``fixed_offsets_lrs3`` csv, ``path`` = ``pretrain/<video>/<clip>``), else
+drawn with ``--seed`` (:mod:`vxt.data.syncprep`, which also re-encodes the
+media to H.264 25 fps with AAC 16 kHz mono).
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ def _clips(root: Path) -> dict[str, tuple[Path | None, Path | None]]:
     return {k: (v[0], v[1]) for k, v in found.items()}
 
 
-@ADAPTERS.register("lrs3", default_config={"root": None, "split_list": None}, description="LRS3 (pretrain/trainval/test clips): sync")
+@ADAPTERS.register("lrs3", default_config={"root": None, "split_list": None, "offsets": None, "seed": None}, description="LRS3 (pretrain/trainval/test clips): sync")
 def lrs3_adapter(ctx: PrepareContext) -> AdapterResult:
     root = require_root(ctx, "lrs3")
     clips = _clips(root)
@@ -106,4 +111,5 @@ def lrs3_adapter(ctx: PrepareContext) -> AdapterResult:
         examples=examples,
         items=items,
         info={"root": str(root.resolve()), "test_lists": [str(p) for p in list_files]},
+        list_keys={"lrs3-" + k.replace("/", "-"): k for k in clips},
     )

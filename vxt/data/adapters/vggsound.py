@@ -14,11 +14,14 @@ Examples: ``vggsound-<clip>-sound`` (task ``sound``) with ``label`` the
 class; ``--task sync`` makes ``vggsound-<clip>-sync`` examples instead
 (``--task sound,sync``: both). ``--sparse`` keeps only the VGGSound-Sparse
 classes (``is_sparse`` = y in ``picked_sparse_classes.{tsv,csv}`` in the
-root). ``--offsets FILE`` reads SparseSync's fixed offset list
-(``path,offset_sec,vstart_sec``) into ``offset`` and ``vstart`` of the val
-and test sync examples; SparseSync shifts the audio trim by ``offset_sec``
-(audio earlier than the video when positive), vxt's ``offset`` is the audio
-lag, so ``offset = -offset_sec`` (:func:`vxt.data.offsets.from_sparsesync_offset`).
+root). ``--offsets FILE`` (SparseSync's fixed offset list,
+``path,offset_sec,vstart_sec``, matched on the clip id) gives ``offset`` and
+``vstart`` of the val and test sync examples; without it, or for clips it
+does not list, they are drawn with ``--seed``. Both, and the re-encoding of
+the sync examples' media, are :mod:`vxt.data.syncprep`'s (for every sync
+adapter). SparseSync shifts the audio trim by ``offset_sec`` (audio earlier
+than the video when positive), vxt's ``offset`` is the audio lag, so
+``offset = -offset_sec`` (:func:`vxt.data.offsets.from_sparsesync_offset`).
 The ``sound`` task's cache is decoded at 22,050 Hz (SpecVQGAN's rate).
 """
 
@@ -29,7 +32,7 @@ from pathlib import Path
 
 from vxt.data.adapters.base import AdapterResult, PrepareContext, index_files, require_root
 from vxt.data.adapters.clips import gather, held_out, read_id_list, with_duration
-from vxt.data.offsets import from_sparsesync_offset
+from vxt.data.offsets import from_sparsesync_offset  # noqa: F401 - the convention; lists are read in vxt.data.syncprep
 from vxt.errors import DataError
 from vxt.registry import ADAPTERS
 
@@ -80,27 +83,6 @@ def sparse_classes(root: Path) -> set[str]:
     return out
 
 
-def read_offsets(path: str | Path) -> dict[str, tuple[float, float]]:
-    """SparseSync's fixed offsets: clip id -> (vxt offset, vstart)."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise DataError("offsets file not found", path=str(p))
-    out = {}
-    with open(p, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"path", "offset_sec", "vstart_sec"} <= set(reader.fieldnames):
-            raise DataError("expected the header path,offset_sec,vstart_sec", path=str(p))
-        for n, row in enumerate(reader, 2):
-            try:
-                off, vs = float(row["offset_sec"]), float(row["vstart_sec"])
-            except (TypeError, ValueError):
-                raise DataError(f"line {n}: offset_sec and vstart_sec must be numbers", path=str(p)) from None
-            cid = Path(row["path"].strip()).name
-            cid = cid.rsplit(".", 1)[0] if cid.endswith(".mp4") else cid
-            out[cid] = (round(from_sparsesync_offset(off), 3), round(vs, 3))
-    return out
-
-
 def parse_tasks(value: str | None) -> tuple[str, ...]:
     tasks = tuple(t.strip() for t in (value or "sound").split(",") if t.strip())
     bad = [t for t in tasks if t not in TASKS]
@@ -109,7 +91,8 @@ def parse_tasks(value: str | None) -> tuple[str, ...]:
     return tasks
 
 
-@ADAPTERS.register("vggsound", default_config={"root": None, "task": None, "sparse": None, "offsets": None, "split_list": None},
+@ADAPTERS.register("vggsound", default_config={"root": None, "task": None, "sparse": None, "offsets": None, "split_list": None,
+                                              "seed": None},
                    description="VGGSound (+ VGGSound-Sparse, SparseSync offsets): sound, sync")
 def vggsound_adapter(ctx: PrepareContext) -> AdapterResult:
     root = require_root(ctx, "vggsound")
@@ -126,7 +109,6 @@ def vggsound_adapter(ctx: PrepareContext) -> AdapterResult:
         keep = sparse_classes(root)
         rows = {c: v for c, v in rows.items() if v[0] in keep}
     test_list = set(read_id_list(ctx.options["split_list"])) if ctx.options.get("split_list") else None
-    offsets = read_offsets(ctx.options["offsets"]) if ctx.options.get("offsets") else {}
     media = index_files([root / "video", root / "videos", root], (".mp4", ".mkv", ".webm"))
 
     def split_of(cid: str, split: str) -> str:
@@ -135,20 +117,12 @@ def vggsound_adapter(ctx: PrepareContext) -> AdapterResult:
         return "val" if split == "train" and held_out(cid) else split
 
     entries = []
-    with_offset = 0
     for cid, (label, csv_split) in rows.items():
         split = split_of(cid, csv_split)
-        off = offsets.get(cid) if split in ("val", "test") else None
-        with_offset += bool(off and "sync" in tasks)
 
-        def make(rel, chk, cid=cid, label=label, off=off):
-            exs = []
-            for t in tasks:
-                ex = with_duration({"id": f"vggsound-{cid}-{t}", "task": t, "video": rel, "label": label}, chk)
-                if t == "sync" and off is not None:
-                    ex["offset"], ex["vstart"] = off
-                exs.append(ex)
-            return exs
+        def make(rel, chk, cid=cid, label=label):
+            return [with_duration({"id": f"vggsound-{cid}-{t}", "task": t, "video": rel, "label": label}, chk)
+                    for t in tasks]
 
         entries.append((cid, split, media.get(cid), root / "video" / f"{cid}.mp4", make))
     examples, items = gather(ctx, entries)
@@ -159,5 +133,6 @@ def vggsound_adapter(ctx: PrepareContext) -> AdapterResult:
         info={"root": str(root.resolve()), "csv": [p.name for p in csvs], "tasks": list(tasks),
               "sparse": bool(ctx.options.get("sparse")), "classes": sorted({v[0] for v in rows.values()}),
               "split_list": ctx.options.get("split_list"), "offsets": ctx.options.get("offsets")},
-        stats={"csv_rows": made, "kept_rows": len(rows), "sync_with_fixed_offset": with_offset},
+        stats={"csv_rows": made, "kept_rows": len(rows)},
+        list_keys={f"vggsound-{cid}-sync": cid for cid in rows} if "sync" in tasks else {},
     )

@@ -446,7 +446,8 @@ def _sync_fixed(spec: dict) -> dict:
     """A fixed evaluation offset and video start (val/test), as SparseSync's lists: the window holds an event when it can."""
     rng = _rngs(spec["seed"], spec["split"], spec["index"], spec["kind"])[3]
     offset = SYNC_OFFSETS[int(rng.integers(len(SYNC_OFFSETS)))]
-    lo, hi = max(0.0, -offset), spec["duration"] - SYNC_WINDOW - max(0.0, offset)
+    # vxt's sign (vxt.data.offsets): the audio trim starts at vstart - offset, and both trims stay in the clip
+    lo, hi = max(0.0, offset), spec["duration"] - SYNC_WINDOW + min(0.0, offset)
     starts = [round(lo + 0.04 * i, 2) for i in range(int(round((hi - lo) / 0.04)) + 1)]
     times = [e["time"] for e in spec["sound_events"]]
     good = [s for s in starts if any(s + 0.2 <= t <= s + SYNC_WINDOW - 0.2 for t in times)] or starts

@@ -7,7 +7,9 @@ inputs
     shorter side), ``crop`` (224: centre crop; random during training when
     ``random_crop``), ``sample_rate`` (16000), ``n_fft`` (512) and ``hop``
     (128) of the log power spectrogram (linear frequency, standardised per
-    clip and frequency), ``audio_jitter`` (0.05 s: training only);
+    clip and frequency), ``audio_jitter`` (0.05 s: training only),
+    ``hflip`` (0.5: the probability of mirroring a training input's frames
+    left to right, SparseSync's ``p_horizontal_flip``; never in evaluation);
 offset grid
     ``n_classes`` (21) evenly from ``-max_offset`` to ``+max_offset`` (2 s);
     clips shorter than ``clip_seconds + 2 * max_offset`` (9 s) are skipped,
@@ -45,6 +47,7 @@ BASE = {
     "size_before_crop": 256,
     "crop": 224,
     "random_crop": True,
+    "hflip": 0.5,
     "sample_rate": 16000,
     "n_fft": 512,
     "hop": 128,
@@ -55,6 +58,8 @@ BASE = {
     "audio_encoder": "resnet18",
     "video_weights": None,
     "audio_weights": None,
+    # a sync experiment to start from (dense pre-training -> sparse fine-tuning): its weights and architecture
+    "init": None,
     "d": 512,
     "heads": 8,
     "layers": 3,
@@ -109,6 +114,9 @@ def check_config(cfg: dict) -> None:
     step = 2 * float(cfg["max_offset"]) / (n - 1)
     if not 0 <= float(cfg["audio_jitter"]) <= step / 2:
         raise VxtError(f"audio_jitter must lie in [0, {step / 2:g}] s (half a class), got {cfg['audio_jitter']!r}")
+    p = cfg.get("hflip", 0.0)
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1:
+        raise VxtError(f"hflip is a probability in [0, 1], got {p!r}")
     if cfg["crop"] > cfg["size_before_crop"]:
         raise VxtError(f"crop ({cfg['crop']}) must not exceed size_before_crop ({cfg['size_before_crop']})")
     if cfg["video_encoder"] not in ("s3d", "tiny"):

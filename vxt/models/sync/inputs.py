@@ -9,10 +9,13 @@ Times here are seconds from the start of the example's clip (its manifest
   start on the frame grid (``k / fps``) for which both trims lie inside the
   clip; the audio start then moves by a random jitter of at most
   ``audio_jitter`` (kept inside the clip, and below half a class, so the
-  class stays right);
+  class stays right); the offset and start are drawn by
+  :func:`vxt.data.offsets.draw_offset`, as ``vxt prepare``'s fixed lists
+  are; the frames are mirrored left to right with probability ``hflip``
+  (:func:`hflip`, SparseSync's 0.5);
 * evaluation (:func:`eval_trim`): the example's fixed ``offset`` and
   ``vstart`` when the manifest has them, else ones drawn from the example id
-  (the same at every evaluation);
+  (the same at every evaluation); never mirrored;
 * a media file given to ``vxt decode`` (:func:`file_trim`): the file as it
   is (audio and video trims at the same times, centred in the file unless
   ``vstart`` is given): the offset found is the file's own.
@@ -27,6 +30,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from vxt.data.offsets import draw_offset
+from vxt.data.offsets import feasible_vstarts as _feasible
 from vxt.errors import DataError
 
 
@@ -50,20 +55,12 @@ def _samples(cfg: dict) -> int:
 
 def feasible_vstarts(duration: float, offset: float, cfg: dict) -> tuple[int, int]:
     """The frame indices ``k`` (``v = k / fps``) whose trims at ``offset`` both lie inside ``[0, duration]``."""
-    fps, clip = float(cfg["fps"]), float(cfg["clip_seconds"])
-    lo, hi = max(0.0, offset), min(duration - clip, duration - clip + offset)
-    k_lo, k_hi = math.ceil(lo * fps - 1e-6), math.floor(hi * fps + 1e-6)
-    return k_lo, k_hi
+    return _feasible(duration, offset, fps=float(cfg["fps"]), clip_seconds=float(cfg["clip_seconds"]))
 
 
 def train_trim(duration: float, grid, cfg: dict, rng: random.Random) -> Trim:
     """A random training input (see the module docstring) drawn with ``rng``."""
-    offset = float(grid[rng.randrange(len(grid))])
-    k_lo, k_hi = feasible_vstarts(duration, offset, cfg)
-    if k_hi < k_lo:
-        raise DataError(f"a {duration:.2f} s clip has no room for a {cfg['clip_seconds']:g} s trim at offset "
-                        f"{offset:+.2f} s")
-    v = rng.randint(k_lo, k_hi) / float(cfg["fps"])
+    offset, v = draw_offset(duration, grid, rng, fps=float(cfg["fps"]), clip_seconds=float(cfg["clip_seconds"]))
     a = v - offset
     sr = int(cfg["sample_rate"])
     jit = float(cfg["audio_jitter"])
@@ -72,6 +69,14 @@ def train_trim(duration: float, grid, cfg: dict, rng: random.Random) -> Trim:
         j = rng.randint(-int(jit * sr), int(jit * sr)) / sr
         a = a + min(max(j, -room_lo), room_hi)
     return Trim(v, max(0.0, a), offset)
+
+
+def hflip(frames: np.ndarray, p: float, rng: random.Random | None) -> np.ndarray:
+    """``frames`` (``[T, H, W, 3]``) mirrored left to right with probability ``p`` (SparseSync's training
+    augmentation, 0.5); ``rng`` is not drawn from when ``p`` is 0 or there is no ``rng`` (evaluation)."""
+    if rng is None or not p > 0 or rng.random() >= p:
+        return frames
+    return np.ascontiguousarray(frames[:, :, ::-1])
 
 
 def eval_trim(example: dict, duration: float, grid, cfg: dict) -> Trim:
@@ -85,11 +90,10 @@ def eval_trim(example: dict, duration: float, grid, cfg: dict) -> Trim:
             v = (k_lo + k_hi) // 2 / float(cfg["fps"])
     else:
         rng = random.Random(f"sync-eval-{example.get('id')}")
-        offset = float(grid[rng.randrange(len(grid))])
-        k_lo, k_hi = feasible_vstarts(duration, offset, cfg)
-        if k_hi < k_lo:
-            raise DataError(f"too short ({duration:.2f} s) for an evaluation trim", example_id=example.get("id"))
-        v = rng.randint(k_lo, k_hi) / float(cfg["fps"])
+        try:
+            offset, v = draw_offset(duration, grid, rng, fps=float(cfg["fps"]), clip_seconds=float(cfg["clip_seconds"]))
+        except DataError:
+            raise DataError(f"too short ({duration:.2f} s) for an evaluation trim", example_id=example.get("id")) from None
     clip = float(cfg["clip_seconds"])
     a = v - offset
     tol = 0.5 / float(cfg["fps"])

@@ -3,7 +3,8 @@
 The model reads its own inputs (``needs_media = False``): ``collate`` takes
 each example's 5 s trims straight from its media file
 (:mod:`vxt.models.sync.inputs`), at a random offset during training (drawn
-with the batch's generator, so ``--resume`` sees the same inputs), at the
+with the batch's generator, so ``--resume`` sees the same inputs; the frames
+mirrored with probability ``hflip``), at the
 example's fixed offset in evaluation, and as the file is when decoding media
 files. Loss: cross-entropy over the offset classes; the best checkpoint is
 picked on top-1 accuracy (``accuracy_1``).
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 from vxt.errors import DataError, VxtError
 from vxt.metrics.sync import offset_grid, offset_to_class
 from vxt.models.sync.config import DECODE_KEYS, check_config, min_clip_seconds
-from vxt.models.sync.inputs import Trim, eval_trim, file_trim, log_spectrogram, read_trim, train_trim
+from vxt.models.sync.inputs import Trim, eval_trim, file_trim, hflip, log_spectrogram, read_trim, train_trim
 from vxt.models.sync.net import SparseSyncNet, build_encoders, token_shapes
 
 CLASS_PATH = "vxt.models.sync:SyncModel"
@@ -129,6 +130,8 @@ class SyncModel(nn.Module):
                 f, w = read_trim(path, trim, start, cfg, crop_at=crop_at)
             except VxtError as e:
                 raise DataError(e.message, path=e.path, example_id=ex.get("id")) from None
+            if train:  # old checkpoints' configs have no hflip: they never flipped
+                f = hflip(f, float(cfg.get("hflip", 0.0)), rng)
             frames.append(torch.from_numpy(f))
             specs.append(log_spectrogram(w, cfg))
             targets.append(-100 if trim.offset is None else offset_to_class(trim.offset, self.grid))

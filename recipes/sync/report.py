@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""The table (mean ± std over seeds), plot and shift check of recipes/sync/run.sh.
+
+    python recipes/sync/report.py exp/sync [--seeds "0 1 2"] [--cells "pretrained scratch"] [--shift 0.6]
+
+Reads each run's ``preds_test.scores.json`` and ``train_summary.json`` and the
+shift check's predictions under ``EXP/shift/``; writes ``EXP/RESULTS.md``,
+``EXP/results.json`` and ``EXP/sync.png``. A run without scores is listed as
+missing, never left out silently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import platform
+import statistics
+import sys
+from pathlib import Path
+
+from vxt.utils import atomic_write_bytes, atomic_write_text, write_json
+
+METRICS = ("accuracy_1", "accuracy_pm1", "accuracy_3class")
+LABELS = {"dense": "dense pre-training only", "pretrained": "dense pre-training, then sparse",
+          "scratch": "sparse from scratch", "no-selectors": "dense then sparse, no selectors"}
+
+
+def chance(n_classes: int = 21) -> dict[str, float]:
+    """Accuracy of a uniform guess on uniformly drawn offset classes (in %)."""
+    pm1 = sum(min(i + 1, n_classes - 1) - max(i - 1, 0) + 1 for i in range(n_classes)) / n_classes ** 2
+    return {"accuracy_1": 100 / n_classes, "accuracy_pm1": 100 * pm1, "accuracy_3class": 100 / 3}
+
+
+def _read(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def collect(exp: Path, seeds: list[int], cells: list[str], shift: float):
+    rows, missing, shifts = [], [], []
+    for cell in ["dense", *cells]:
+        for s in seeds:
+            run = exp / (f"dense-seed{s}" if cell == "dense" else f"sparse-{cell}-seed{s}")
+            scores = _read(run / "preds_test.scores.json")
+            if scores is None:
+                missing.append(str(run))
+                continue
+            summary = _read(run / "train_summary.json") or {}
+            m = scores["metrics"]
+            vals = {k: 100 * float(m[k]) for k in METRICS if k in m}  # vxt score writes the fractions
+            rows.append({"cell": cell, "seed": s, "run": str(run), "n": scores.get("n_scored"),
+                         "steps": summary.get("steps"), "train_seconds": summary.get("seconds"), **vals})
+            if cell == "dense":
+                continue
+            pred = _read(exp / "shift" / f"{cell}-seed{s}.sync.preds.json")
+            if pred is not None:
+                (p,) = pred["predictions"]
+                shifts.append({"cell": cell, "seed": s, "offset": float(p["offset"]),
+                               "prob": max(p["probs"]), "error": float(p["offset"]) - shift})
+    return rows, missing, shifts
+
+
+def mean_std(xs: list[float]) -> str:
+    if not xs:
+        return ""
+    return f"{statistics.mean(xs):.2f} ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else f"{xs[0]:.2f}"
+
+
+def plot(rows: list[dict], cells: list[str], ch: dict, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    order = ["dense", *cells]
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(4 * len(METRICS), 3.4))
+    for ax, k in zip(axes, METRICS):
+        means, stds = [], []
+        for c in order:
+            xs = [r[k] for r in rows if r["cell"] == c and k in r]
+            means.append(statistics.mean(xs) if xs else 0.0)
+            stds.append(statistics.stdev(xs) if len(xs) > 1 else 0.0)
+        ax.bar(range(len(order)), means, yerr=stds, capsize=3, color="#4c72b0")
+        ax.axhline(ch[k], color="#c44e52", ls="--", lw=1, label="chance")
+        ax.set_xticks(range(len(order)), [LABELS.get(c, c).replace(", ", ",\n") for c in order], fontsize=7)
+        ax.set_title(k.replace("_", " "), fontsize=9)
+        ax.set_ylim(0, 100)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("exp", type=Path)
+    ap.add_argument("--seeds", default="0 1 2")
+    ap.add_argument("--cells", default="pretrained scratch")
+    ap.add_argument("--shift", type=float, default=0.6)
+    args = ap.parse_args(argv)
+    seeds, cells = [int(s) for s in args.seeds.split()], args.cells.split()
+    rows, missing, shifts = collect(args.exp, seeds, cells, args.shift)
+    ch = chance()
+    lines = ["# SparseSync on synthetic foley", "",
+             f"Measured {dt.date.today().isoformat()} on {platform.node() or 'this machine'}: "
+             f"{platform.processor() or platform.machine()}, CPU. Regenerate with `bash recipes/sync/run.sh`.", "",
+             "Test split of sparse foley (1-3 sounding events in 10 s, silent movers, off-screen sounds), "
+             "its fixed offsets (21 classes, -2..+2 s). Metrics in %; mean ± std over seeds "
+             f"{', '.join(map(str, seeds))}.", "",
+             "| training | top-1 | within ±1 class | 3-class | steps | train s |", "|---|---|---|---|---|---|"]
+    for c in ["dense", *cells]:
+        sub = [r for r in rows if r["cell"] == c]
+        if not sub:
+            continue
+        steps = sub[0].get("steps")
+        secs = [r["train_seconds"] for r in sub if r.get("train_seconds") is not None]
+        cols = [mean_std([r[k] for r in sub if k in r]) for k in METRICS]
+        cols += ["" if steps is None else str(steps), f"{statistics.median(secs):.0f}" if secs else ""]
+        lines.append(f"| {LABELS.get(c, c)} | " + " | ".join(cols) + " |")
+    lines.append("| chance (uniform guess) | " + " | ".join(f"{ch[k]:.2f}" for k in METRICS) + " |  |  |")
+    lines.append("")
+    if plot(rows, cells, ch, args.exp / "sync.png"):
+        lines += ["![sync](sync.png)", ""]
+    if shifts:
+        lines += [f"## A test clip with its audio moved by +{args.shift:g} s", "",
+                  "`vxt decode --task sync` of the shifted file (`vxt decode --fix --set shift=` wrote it):", "",
+                  "| run | offset found (s) | probability | error (s) |", "|---|---|---|---|"]
+        for r in shifts:
+            lines.append(f"| {LABELS.get(r['cell'], r['cell'])}, seed {r['seed']} | {r['offset']:+.2f} | "
+                         f"{100 * r['prob']:.1f}% | {r['error']:+.2f} |")
+        ok = sum(abs(r["error"]) <= 0.2 + 1e-9 for r in shifts)
+        lines += ["", f"{ok} of {len(shifts)} runs within ±0.2 s.", ""]
+    if missing:
+        lines += ["Missing (no scores yet): " + ", ".join(missing), ""]
+    atomic_write_text(args.exp / "RESULTS.md", "\n".join(lines))
+    write_json(args.exp / "results.json", {"runs": rows, "shift_check": shifts, "chance": ch, "missing": missing})
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
