@@ -126,15 +126,21 @@ def decode(req: DecodeRequest) -> dict:
     failed: dict[str, str] = {}
     first = Path(req.inputs[0])
     from_dir = len(req.inputs) == 1 and _is_data_dir(first)
+    overrides, domains = dict(req.overrides or {}), None
     if hasattr(model, "configure_decode"):  # dense models: data dir, pre-extracted features, decode options
-        model.configure_decode(data_dir=first if from_dir else None, features=req.features, overrides=req.overrides)
-    elif req.features or req.overrides:
-        raise VxtError("--features and --set apply to --task dense models only")
+        model.configure_decode(data_dir=first if from_dir else None, features=req.features, overrides=overrides)
+    else:
+        if "domain" in overrides:  # any model: --set domain=NAME[,NAME] decodes those visual domains only
+            domains = {d.strip() for d in str(overrides.pop("domain")).split(",") if d.strip()}
+        if req.features or overrides:
+            raise VxtError("--features and --set apply to --task dense models only (any model: --set domain=NAME)")
     needs_media = getattr(model, "needs_media", True)  # dense models read their own feature streams
     if from_dir:
         examples = task.examples(first, req.split)
         if hasattr(model, "select_examples"):  # e.g. TAVT: --set domain=sketch decodes that domain only
             examples = model.select_examples(examples)
+        if domains is not None:
+            examples = [ex for ex in examples if ex.get("domain") in domains]
         if req.limit:
             examples = examples[: req.limit]
         if not examples:

@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", min=0, help="Dense: seed of the random reference given to unmatched predictions."),
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Dense: processes for BLEU/ROUGE-L/CIDEr beside METEOR's Java (default: CPU cores - 1, at most 4; 1 = in-process)."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the scores (default: <preds>.scores.json beside the input)."),
+        classifier: Optional[Path] = typer.Option(None, "--classifier", help="Sound: a trained Melception (`vxt train --task classify --model melception`) for FID, KID, IS and MKL."),
         digits: int = typer.Option(2, "--digits", min=0, max=12, help="Decimals of the percentages in the table (the JSON keeps every digit)."),
     ) -> None:
         """Score predictions with each benchmark's official metrics; writes <preds>.scores.json."""
@@ -45,7 +46,7 @@ def register(app: typer.Typer) -> None:
         if not no_java:
             require_java()  # before anything else: a missing Java is said in one line, with the fix
         from vxt.metrics import run
-        from vxt.tasks import task_scorers
+        from vxt.tasks import task_file_scorers, task_scorers
         from vxt.utils import check_writable, console, write_json
 
         if out is not None:
@@ -59,7 +60,8 @@ def register(app: typer.Typer) -> None:
         if max_proposals < 1:
             raise VxtError(f"--max-proposals must be at least 1, got {max_proposals}")
         opts = run.ScoreOptions(java=not no_java, strict=strict, sacrebleu=sacrebleu, max_proposals=max_proposals,
-                                tious=tiou_list, seed=seed, workers=workers, task_scorers=task_scorers())
+                                tious=tiou_list, seed=seed, workers=workers, task_scorers=task_scorers(),
+                                file_scorers=task_file_scorers(), classifier=None if classifier is None else str(classifier))
         pairs = run.pair_inputs([str(p) for p in preds], refs)
         results = run.score_files(pairs, opts, warn=_warn)
         mean = run.mean_over_pairs(results)

@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
         task: str = typer.Option(..., "--task", help="caption | qa | dialog | dense | classify (the task registry)"),
         data: str = typer.Option("data/synth", "--data", help="A data dir made by `vxt prepare`."),
         model: Optional[str] = typer.Option(None, "--model", help="A model registry name serving the task (default: the task's: vx2text-tiny for caption/qa/dialog, classifier for classify; dense: bmt, bmt-tiny, mdvc or mdvc-tiny)."),
+        strategy: Optional[str] = typer.Option(None, "--strategy", help="A training strategy instead of the model's own: plain | warmup_linear | meta (meta-learning over the manifest's domains: --set source_domains=a,b,c; --stage adapt --set target_domain=d --ckpt E)."),
         tokenization: Optional[str] = typer.Option(None, "--tokenization", help="gumbel (default) | frozen | feature"),
         head: Optional[str] = typer.Option(None, "--head", help="QA head: generative (default) | discriminative"),
         objective: Optional[str] = typer.Option(None, "--objective", help="QA objective: qa (default) | qa+qg | cycle"),
@@ -25,7 +26,7 @@ def register(app: typer.Typer) -> None:
         epochs: int = typer.Option(10, "--epochs", min=1),
         max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimizer steps (overrides --epochs)."),
         batch_size: int = typer.Option(8, "--batch-size", min=1, help="Global batch size (split over --nproc processes)."),
-        lr: float = typer.Option(1e-4, "--lr", callback=real(0, low_open=True), help="Adam learning rate (> 0); divided by 10 at 50% and 75% of training."),
+        lr: Optional[float] = typer.Option(None, "--lr", callback=real(0, low_open=True), help="Adam learning rate (> 0); default 1e-4, divided by 10 at 50% and 75% of training. A model with its own rule uses it unless --lr is given (SpecVQGAN's sampler: 5e-6 x batch size)."),
         seed: int = typer.Option(0, "--seed", min=0),
         out: Optional[str] = typer.Option(None, "--out", help="Experiment dir (default: exp/<data>-<task>-<model>-...-seed<N>)."),
         resume: bool = typer.Option(False, "--resume", help="Continue from the experiment dir's last checkpoint."),
@@ -37,7 +38,7 @@ def register(app: typer.Typer) -> None:
         eval_beam: int = typer.Option(1, "--eval-beam", min=1, help="Beam width for validation during training (1: greedy)."),
         eval_limit: int = typer.Option(200, "--eval-limit", min=0, help="Validate on at most this many examples (0: all)."),
         device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
-        stage: Optional[str] = typer.Option(None, "--stage", help="--task dense: captioner | proposals | both (default: both, captioner first)."),
+        stage: Optional[str] = typer.Option(None, "--stage", help="--task dense: captioner | proposals | both (default: both, captioner first); the meta strategy (TAVT, --strategy meta): meta (default) | adapt."),
         features: Optional[str] = typer.Option(None, "--features", help="--task dense: a folder of pre-extracted features in BMT's layout (default: extract with vxt's backbones)."),
         ckpt: Optional[str] = typer.Option(None, "--ckpt", help="A trained experiment to start from (TAVT --stage adapt: the meta-trained model)."),
         set_: Optional[List[str]] = typer.Option(None, "--set", help="Override any model config field: key=value (JSON values, dotted keys)."),
@@ -48,6 +49,10 @@ def register(app: typer.Typer) -> None:
         from vxt.utils import console
 
         TASKS.get(task)  # an unknown task: one line listing the known ones
+        if strategy is not None:
+            from vxt.registry import STRATEGIES
+
+            STRATEGIES.get(strategy)  # an unknown strategy: one line listing the known ones
         overrides = parse_overrides(set_)
         for key, value in (("tokenization", tokenization), ("head", head), ("objective", objective),
                            ("video_weights", video_weights), ("audio_weights", audio_weights),
@@ -59,8 +64,8 @@ def register(app: typer.Typer) -> None:
         if domains:
             overrides["domains"] = [d.strip() for d in domains.split(",") if d.strip()]
         opts = TrainOptions(
-            task=task, data=data, model=model, overrides=overrides, out=out, epochs=epochs, max_steps=max_steps,
-            batch_size=batch_size, lr=lr, train_fraction=train_fraction, seed=seed, resume=resume, overwrite=overwrite,
+            task=task, data=data, model=model, strategy=strategy, overrides=overrides, out=out, epochs=epochs, max_steps=max_steps,
+            batch_size=batch_size, lr=TrainOptions.lr if lr is None else lr, lr_given=lr is not None, train_fraction=train_fraction, seed=seed, resume=resume, overwrite=overwrite,
             save_every=save_every, nproc=nproc, modality=modality, eval_beam=eval_beam,
             eval_limit=eval_limit or None, device=device,
         )

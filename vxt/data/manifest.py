@@ -27,6 +27,9 @@ classifier label-space names that hold for the example, used by
 ``vxt train --task classify``). ``--task sync`` reads ``offset`` and
 ``vstart`` (seconds: a fixed evaluation input, the audio lagging the video by
 ``offset``, the video trim starting ``vstart`` after the clip's ``start``).
+``paragraph`` (``{"video_id", "references": [paragraphs]}``, ActivityNet's
+val/test examples) groups segment captions per video for ``vxt score
+--paragraph``.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ _TYPES: dict[str, Any] = {
     "label": str,
     "sound_events": list,
     "next_targets": list,
+    "paragraph": dict,
 }
 
 

@@ -37,10 +37,10 @@ from typing import Any
 
 from vxt.errors import DataError
 
-KINDS = ("caption", "qa", "dense", "sync")
+KINDS = ("caption", "qa", "dense", "sync", "sound")
 #: which scorer reads a vxt preds.json of each task; `vxt score` passes the task registry's own mapping
 #: (each task names its scorer), this is the fallback for library use without the registry
-_TASK_KIND = {"caption": "caption", "dialog": "caption", "qa": "qa", "dense": "dense", "sync": "sync"}
+_TASK_KIND = {"caption": "caption", "dialog": "caption", "qa": "qa", "dense": "dense", "sync": "sync", "sound": "sound"}
 
 
 @dataclass
@@ -49,8 +49,8 @@ class Predictions:
 
     path: str
     format: str
-    kind: str  # caption | qa | dense | sync
-    preds: dict[str, Any]  # caption: id -> str; qa: id -> int; dense: vid -> [{"start","end","sentence"}]; sync: id -> s
+    kind: str  # caption | qa | dense | sync | sound
+    preds: dict[str, Any]  # caption: id -> str; qa: id -> int; dense: vid -> [{"start","end","sentence"}]; sync: id -> s; sound: id -> [rows]
     refs: Any = None  # caption: id -> [str]; qa: id -> int; dense: [{vid: {...}}]; sync: id -> s; None when not inside
     types: dict[str, str] | None = None  # qa question types
     remove_nonascii: bool = False
@@ -146,6 +146,13 @@ def _vxt_predictions(p: str, data: dict, task_kind: dict[str, str]) -> Predictio
     for i, r in enumerate(rows):
         _need(isinstance(r, dict) and "id" in r, f"prediction {i} has no 'id'", p)
         rid = _sid(r["id"])
+        if kind == "sound":  # rows, several per clip with --samples N; the real clip and its sound events
+            _need(isinstance(r.get("audio"), str), f"prediction {i} ({rid}): 'audio' must be the path of a wav", p)
+            preds.setdefault(rid, []).append(r)
+            if r.get("reference_audio") or r.get("sound_events"):
+                refs[rid] = {"audio": r.get("reference_audio"), "start": r.get("reference_start", 0.0),
+                             "events": r.get("sound_events")}
+            continue
         if rid in preds:
             raise DataError(f"prediction {i}: id {rid!r} appears twice", path=p)
         if kind == "caption":
@@ -274,7 +281,24 @@ def load_references(path: str | Path, kind: str) -> Any:
         return _qa_refs(p, data, is_jsonl)
     if kind == "sync":
         return _sync_refs(p, data, is_jsonl)
+    if kind == "sound":
+        return _sound_refs(p, data, is_jsonl)
     return _caption_refs(p, data, is_jsonl)
+
+
+def _sound_refs(p: str, data: Any, is_jsonl: bool) -> dict[str, dict]:
+    """The real clips of sound predictions: a vxt manifest (``id``, ``video``/``audio`` relative to the manifest's
+    folder, ``start``, ``sound_events``) -> ``{id: {"audio", "start", "events"}}``."""
+    _need(is_jsonl, "sound references are a vxt manifest (a data dir's <split>.jsonl)", p)
+    root = Path(p).resolve().parent
+    out = {}
+    for i, r in enumerate(data):
+        _need(isinstance(r, dict) and "id" in r, f"line {i + 1} has no 'id'", p)
+        media = r.get("audio") or r.get("video")
+        if media and "audio" not in (r.get("missing") or []):
+            out[_sid(r["id"])] = {"audio": str(root / media), "start": r.get("start") or 0.0,
+                                  "events": r.get("sound_events")}
+    return out
 
 
 def _sync_refs(p: str, data: Any, is_jsonl: bool) -> dict[str, float]:

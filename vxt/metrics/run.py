@@ -23,6 +23,9 @@ DURATION_TOLERANCE = 0.1  # seconds past the video end before a timestamp is fla
 CAPTION_ORDER = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr")
 DENSE_ORDER = (*CAPTION_ORDER, "Precision", "Recall", "F1")
 SYNC_ORDER = ("accuracy_1", "accuracy_pm1", "accuracy_3class")
+SOUND_ORDER = ("FID", "KID", "KID_std", "IS", "IS_std", "MKL", "onset_alignment", "onset_recall")
+#: metrics printed as they are, not as percentages
+PLAIN = frozenset({"FID", "KID", "KID_std", "IS", "IS_std", "MKL"})
 
 
 @dataclass
@@ -36,6 +39,11 @@ class ScoreOptions:
     workers: int | None = None
     #: task name -> scorer (caption | qa | dense) for vxt preds.json files (None: the built-in mapping)
     task_scorers: dict | None = None
+    #: scorer -> ``score(pred, refs, opts, warn) -> (metrics, extra)``, for tasks that score their predictions
+    #: themselves (``sound``: Melception's features); filled by `vxt score` from the task registry
+    file_scorers: dict | None = None
+    #: ``--classifier DIR``: the trained classifier of a feature-based scorer (sound: a Melception)
+    classifier: str | None = None
 
 
 @dataclass
@@ -131,6 +139,11 @@ def _load_refs(pred: Predictions, ref_paths: list[str]) -> tuple[Any, list[str]]
             answers.update(a)
             types.update(t or {})
         return (answers, (pred.types or types) or None), list(ref_paths)
+    if pred.kind == "sound":  # a manifest's clips replace (per id) what the rows say
+        clips = dict(pred.refs or {})
+        for p in ref_paths:
+            clips.update(load_references(p, "sound"))
+        return clips, list(ref_paths)
     if pred.kind == "sync":
         targets: dict[str, float] = {}
         for p in ref_paths:
@@ -261,6 +274,8 @@ def score_files(
         raise VxtError(f"the prediction files hold different tasks ({', '.join(sorted(kinds))}); score them separately")
     if opts.sacrebleu and kinds != {"caption"}:
         warn("--sacrebleu applies to captioning and dialog predictions only; ignored")
+    if opts.classifier and kinds != {"sound"}:
+        warn("--classifier applies to sound predictions only; ignored")
 
     results: list[PairResult] = []
     for pred, refs, ref_names in loaded:
@@ -286,6 +301,10 @@ def _score_one(pred: Predictions, refs: Any, ref_names: list[str], opts: ScoreOp
                warn: Callable[[str], None]) -> PairResult:
     """Check and score one (predictions, references) pair."""
     chk = _Checker(pred.path, opts.strict, warn)
+    own = (opts.file_scorers or {}).get(pred.kind)
+    if own is not None:  # a task that scores its predictions itself (sound: Melception's features)
+        metrics, extra = own(pred, refs, opts, chk.warn)
+        return PairResult(pred.path, ref_names, pred, metrics, extra, chk.warnings)
     if pred.kind == "caption":
         _check_caption(chk, pred.preds, refs)
         meteor = _meteor(opts)
@@ -355,7 +374,8 @@ def settings_dict(opts: ScoreOptions, kind: str) -> dict[str, Any]:
         s.update({"max_proposals": opts.max_proposals, "tious": list(opts.tious), "seed": opts.seed})
     if kind == "caption":
         s["sacrebleu"] = opts.sacrebleu
-    s["comparable_to_published"] = opts.java or kind in ("qa", "sync")
+    # sound: FID/MKL are only as comparable as the Melception behind them (vxt trains its own on the data)
+    s["comparable_to_published"] = kind != "sound" and (opts.java or kind in ("qa", "sync"))
     return s
 
 
@@ -402,10 +422,11 @@ def render(results: list[PairResult], mean: dict | None, opts: ScoreOptions, dig
     from rich.table import Table
 
     kind = results[0].pred.kind
-    order = {"caption": CAPTION_ORDER, "dense": DENSE_ORDER, "sync": SYNC_ORDER}.get(kind, ("accuracy",))
+    order = {"caption": CAPTION_ORDER, "dense": DENSE_ORDER, "sync": SYNC_ORDER,
+             "sound": SOUND_ORDER}.get(kind, ("accuracy",))
     names = [m for m in order if m in results[0].metrics]
     table = Table()
-    table.add_column("metric (%)")
+    table.add_column("metric (%)" if not PLAIN.intersection(names) else "metric (% where marked)")
     single_dense = kind == "dense" and len(results) == 1
     if single_dense:
         table.add_column("mean", justify="right", style="bold")
@@ -421,10 +442,11 @@ def render(results: list[PairResult], mean: dict | None, opts: ScoreOptions, dig
         if mean is not None:
             table.add_column("mean", justify="right", style="bold")
         for m in names:
-            cells = [_pct(r.metrics.get(m), digits) for r in results]
+            fmt = (lambda v: "-" if v is None else f"{v:.4g}") if m in PLAIN else (lambda v: _pct(v, digits))
+            cells = [fmt(r.metrics.get(m)) for r in results]
             if mean is not None:
-                cells.append(_pct(mean.get(m), digits))
-            table.add_row(m, *cells)
+                cells.append(fmt(mean.get(m)))
+            table.add_row(m if m in PLAIN or not PLAIN.intersection(names) else f"{m} (%)", *cells)
     if kind == "qa" and len(results) == 1 and "per_type" in results[0].extra:
         for t, row in results[0].extra["per_type"].items():
             table.add_row(f"  type {t} (n={row['n']})", _pct(row["accuracy"], digits))
@@ -433,7 +455,8 @@ def render(results: list[PairResult], mean: dict | None, opts: ScoreOptions, dig
 
 TITLES = {"caption": "captioning / dialog (pycocoevalcap)", "qa": "multiple-choice QA",
           "dense": "dense captioning (ActivityNet Captions protocol)",
-          "sync": "audio-visual synchronisation (offset classes; pm1: within one class)"}
+          "sync": "audio-visual synchronisation (offset classes; pm1: within one class)",
+          "sound": "generated sound (Melception FID, KID, IS, MKL; onsets within 50 ms of a sound event)"}
 
 
 def title_line(results: list[PairResult]) -> str:
@@ -455,7 +478,7 @@ def summary_lines(results: list[PairResult], opts: ScoreOptions) -> list[str]:
         for r in results:
             if r.extra.get("confusion_png"):
                 lines.append(f"confusion matrix: {r.extra['confusion_png']}")
-    if kind not in ("qa", "sync") and not opts.java:
+    if kind not in ("qa", "sync", "sound") and not opts.java:
         lines.append("NOT COMPARABLE to published numbers: --no-java uses a pure-Python tokenizer and leaves out METEOR")
     for r in results:
         sb = r.extra.get("sacrebleu")

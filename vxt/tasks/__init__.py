@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from vxt.tasks.base import Task, get_task_entry, task_scorers
+from vxt.tasks.base import Task, get_task_entry, task_file_scorers, task_scorers
 from vxt.tasks.text import (
     CAPTION,
     CONTINUOUS,
@@ -31,4 +31,4 @@ from vxt.tasks.text import (
 
 __all__ = ["CAPTION", "CONTINUOUS", "DIALOG", "QA", "QG", "SPECS", "TEXT_SEGMENTS", "Task", "TaskSpec",
            "answer_text", "get_task", "get_task_entry", "history_text", "resolve_modalities", "subtitles_text",
-           "task_scorers"]
+           "task_file_scorers", "task_scorers"]

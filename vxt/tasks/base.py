@@ -76,6 +76,10 @@ class Task:
             row["answer"] = example["answer"]
         if "events" in pred:
             row["events"] = pred["events"]
+        if isinstance(example.get("paragraph"), dict):  # ActivityNet: `vxt score --paragraph` groups rows per video
+            row["paragraph"] = example["paragraph"]
+            if "events" not in pred:
+                row["start"] = float(example.get("start", 0.0))
         return row
 
     def preds_path(self, out: str | None, inputs: list[str], default: str) -> str:
@@ -127,6 +131,19 @@ def task_scorers() -> dict[str, str]:
         task = get_task_entry(name)
         if task.scorer:
             out[name] = task.scorer
+    return out
+
+
+def task_file_scorers() -> dict[str, Any]:
+    """Scorer -> the ``score_file(pred, refs, opts, warn)`` of the task that scores its predictions itself
+    (``sound``: a classifier's features), for ``vxt score``."""
+    from vxt.registry import TASKS
+
+    out = {}
+    for name in TASKS.names():
+        task = get_task_entry(name)
+        if task.scorer and callable(getattr(task, "score_file", None)):
+            out[task.scorer] = task.score_file
     return out
 
 

@@ -21,6 +21,10 @@ class ClassifyTask(Task):
         """``--modality`` is required; ``--video-weights``/``--audio-weights`` become the classifier's ``weights``."""
         from vxt.errors import VxtError
 
+        own = _entry_meta(opts).get("modality")  # a model of one modality says which (Melception: audio)
+        if own is not None and opts.modality not in (None, own):
+            raise VxtError(f"{opts.model} classifies {own}: drop --modality {opts.modality}")
+        opts.modality = opts.modality or own
         if opts.modality is None:
             raise VxtError("--task classify needs --modality video or --modality audio")
         if opts.modality not in MODALITIES:
@@ -42,7 +46,8 @@ class ClassifyTask(Task):
             opts.domains = list(domains)
 
     def run_name(self, opts: Any) -> list[str]:
-        parts = [opts.modality] if opts.modality else [opts.model]
+        own = "examples" in _entry_meta(opts)  # a model with its own examples (Melception) names the run
+        parts = [opts.modality] if opts.modality and not own else [opts.model]
         domains = getattr(opts, "domains", None)
         return parts + ["+".join(domains)] if domains else parts
 
@@ -61,6 +66,10 @@ class ClassifyTask(Task):
         domains = getattr(opts, "domains", None) if opts is not None else None
         if domains is None and opts is not None:  # configure() not run (e.g. a caller's own options)
             domains = (getattr(opts, "overrides", None) or {}).get("domains")
+        pick = _entry_meta(opts).get("examples")
+        if pick is not None:  # the model's own selection (Melception: each clip's sound class, `label`)
+            return [ex for ex in pick(load_split(data_dir, split))
+                    if domains is None or ex.get("domain", "photo") in domains]
         seen: set[tuple] = set()
         out = []
         for ex in load_split(data_dir, split):
@@ -83,6 +92,14 @@ class ClassifyTask(Task):
         answers = {p["id"]: p["answer"] for p in preds if "answer" in p}
         choices = {p["id"]: p["choice"] for p in preds if "choice" in p}
         return {"accuracy": float(qa_accuracy(choices, answers, None)["accuracy"])}
+
+
+def _entry_meta(opts: Any) -> dict:
+    """What the registry entry of the run's model declares (``modality``, ``examples``); {} without one."""
+    from vxt.registry import MODELS
+
+    name = getattr(opts, "model", None) if opts is not None else None
+    return MODELS.get(name).meta if isinstance(name, str) and name in MODELS else {}
 
 
 register_task(ClassifyTask())

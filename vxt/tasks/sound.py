@@ -14,9 +14,15 @@ Validation: ``1-L1`` for the codebook stage (one minus the mean absolute
 reconstruction error of the [0, 1] spectrogram), ``-CE`` for the sampler
 (minus its teacher-forced cross-entropy). With ``--samples N`` (a sampler
 checkpoint) each clip has N rows, the same ``id`` and ``sample`` 0..N-1,
-and N wavs (``<base>.wavs/<id>-<k>.wav``; ``--out X.mp4`` takes the first). FID, KID, IS and MKL on
-Melception's features (:mod:`vxt.metrics.sound`) need a trained Melception;
-``vxt score`` on sound predictions is not wired yet.
+and N wavs (``<base>.wavs/<id>-<k>.wav``; ``--out X.mp4`` takes the first). Beside each wav, its
+spectrogram as the model made it (``<wav>.npy``, ``spectrogram``; ``audio_start``: where wav and
+spectrogram begin on the clip's timeline).
+
+``vxt score`` on these predictions (scorer ``sound``): FID, KID, IS and MKL on a
+trained Melception's features and logits (``--classifier DIR``), and the onset
+alignment where the rows carry ``sound_events`` (no classifier needed); run by
+the ``melception`` registry entry's ``score_predictions``
+(:mod:`vxt.models.sound.scoring`).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from vxt.errors import MediaError, VxtError
 from vxt.tasks.base import Task, register_task
 
 #: row keys that carry arrays from the model to after_decode (removed before preds.json is written)
-_PRIVATE = ("_wave", "_sample_rate", "_start")
+_PRIVATE = ("_wave", "_sample_rate", "_start", "_spec")
 
 
 class SoundTask(Task):
@@ -36,7 +42,7 @@ class SoundTask(Task):
     description = "sound: a 22.05 kHz soundtrack for a video (SpecVQGAN)"
     default_model = "specvqgan"
     metric = "1-L1"
-    scorer = None  # FID/MKL need a trained Melception: not wired into `vxt score` yet
+    scorer = "sound"  # vxt.metrics.formats reads the rows; score_file scores them
     strategy = "gan"
 
     def run_name(self, opts: Any) -> list[str]:
@@ -60,6 +66,14 @@ class SoundTask(Task):
                 sums.setdefault(k, []).append(float(v))
         return {k: sum(v) / len(v) for k, v in sums.items()}
 
+    def score_file(self, pred: Any, refs: dict | None, opts: Any, warn) -> tuple[dict, dict]:
+        """``vxt score`` on sound predictions: Melception's metrics (``opts.classifier``) and the onset alignment,
+        by the ``melception`` entry of the model registry (the sound system's code)."""
+        from vxt.registry import MODELS
+
+        score = MODELS.get("melception").meta["score_predictions"]
+        return score(pred.path, pred.preds, refs, classifier=getattr(opts, "classifier", None), warn=warn)
+
     def check_media_inputs(self, request: Any) -> None:
         from vxt.data.media import probe
 
@@ -76,8 +90,13 @@ class SoundTask(Task):
         if "wave" in pred:
             row["_wave"], row["_sample_rate"] = pred["wave"], int(pred["sample_rate"])
             row["_start"] = float(pred.get("start", 0.0))
+            row["_spec"] = pred.get("spec")
         if example.get("video") and "audio" not in (example.get("missing") or []):
             row["reference_audio"] = str(example["video"])
+            if float(example.get("start") or 0.0):
+                row["reference_start"] = float(example["start"])
+        if example.get("sound_events"):
+            row["sound_events"] = example["sound_events"]
         row["_input"] = example.get("video")
         return row
 
@@ -88,6 +107,9 @@ class SoundTask(Task):
 
     def after_decode(self, preds: dict, preds_path: str, out: str | None, request: Any, con) -> None:
         """Write the wavs (and, with ``--out X.mp4``, the video with its new sound); record their paths."""
+        import numpy as np
+
+        from vxt.data.manifest import resolve_media
         from vxt.data.media.mux import mux_audio, write_wav
         from vxt.utils import safe_name
 
@@ -100,13 +122,17 @@ class SoundTask(Task):
         video_out = out is not None and not out.lower().endswith(".json")
         if video_out and len({r["id"] for r in rows}) != 1:
             raise VxtError(f"--out {out} writes one video: give one input (got {len(rows)} predictions)")
-        single = len(rows) == 1 and not Path(request.inputs[0]).is_dir()  # a data dir's wavs: always a folder
+        from_dir = Path(request.inputs[0]).is_dir()
+        single = len(rows) == 1 and not from_dir  # a data dir's wavs: always a folder
         muxed = False
         for r in rows:
             wave = r.pop("_wave", None)
             sr = r.pop("_sample_rate", None)
             start = r.pop("_start", 0.0)
             src = r.pop("_input", None)
+            spec = r.pop("_spec", None)
+            if from_dir and r.get("reference_audio"):  # a data dir's media path: one `vxt score` finds anywhere
+                r["reference_audio"] = str(resolve_media(request.inputs[0], r["reference_audio"]).resolve())
             if wave is None:
                 continue
             name = r["id"] if "sample" not in r or single else f"{r['id']}-{r['sample']}"
@@ -114,12 +140,13 @@ class SoundTask(Task):
             write_wav(path, wave, sr)
             r["audio"] = str(path)
             r["sample_rate"] = sr
+            r["audio_start"] = float(start)
+            if spec is not None:  # the model's own spectrogram: what FID/MKL score (SpecVQGAN scores spectrograms)
+                spec_path = path.with_suffix(".npy")
+                np.save(spec_path, np.asarray(spec, dtype=np.float32))
+                r["spectrogram"] = str(spec_path)
             if video_out and not muxed:
                 muxed = True
-                import numpy as np
-
-                from vxt.data.manifest import resolve_media
-
                 if src and Path(request.inputs[0]).is_dir():
                     src = str(resolve_media(request.inputs[0], src))
 

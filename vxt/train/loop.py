@@ -99,7 +99,7 @@ def train(opts: TrainOptions) -> dict:
     ensure_dir(opts.out, "experiment dir", create=False)  # a file in the way, /proc, read-only: one line now
     if opts.resume:
         check_resume(opts)
-    strategy = strategy_for(task, entry)
+    strategy = strategy_for(task, entry, opts.strategy)
     plan = strategy.plan(opts, entry)
     _check_out(opts, [run_opts.out for run_opts, _ in plan])
     summaries = [(key, _run(run_opts)) for run_opts, key in plan]
@@ -171,7 +171,8 @@ def _train(opts: TrainOptions) -> dict:
     task = get_task_entry(opts.task)
     train_ex = subsample(task.examples(data, "train", opts), opts.train_fraction, opts.seed)
     val_ex = task.examples(data, "val", opts) if (data / "val.jsonl").exists() else []
-    select = getattr(strategy_for(task, MODELS.get(opts.model)), "select_examples", None)
+    strategy = strategy_for(task, MODELS.get(opts.model), opts.strategy)
+    select = getattr(strategy, "select_examples", None)
     if select is not None:  # a strategy that trains on part of the data (meta: the source domains, or the target)
         train_ex, val_ex = select(train_ex, "train", opts), select(val_ex, "val", opts)
     if opts.eval_limit:
@@ -195,7 +196,7 @@ def _train(opts: TrainOptions) -> dict:
         if hasattr(model, "use_data_dir"):  # a model that reads its data dir itself reads this run's --data
             model.use_data_dir(data)
     else:
-        model = build_for_task(opts)
+        model = strategy.build_model(opts, build_for_task)
         state = None
     if not getattr(model, "needs_media", True):
         cache = None  # the model reads its own inputs (the dense models: cached feature streams)
@@ -220,7 +221,6 @@ def _train(opts: TrainOptions) -> dict:
     n_epochs = math.ceil(total_steps / steps_per_epoch)
     # the strategy makes the optimizers before DDP wraps the model: a model may give its parameters their own
     # learning rates or freeze some (VX2TEXT: classifier_lr_scale), and DDP registers those that need gradients
-    strategy = strategy_for(task, MODELS.get(opts.model))
     def make_batch(exs, rng, tag):
         return to_device(model.collate(with_media(exs, cache, pick_clip=f"{opts.seed}-{tag}"), train=True, rng=rng),
                          device)

@@ -23,6 +23,15 @@ One meta-step, for the parameters theta (only those that train):
    the inner steps with ``second_order``; at ``theta_K``, the first-order
    approximation, otherwise) is averaged over ranks and Adam takes the step.
 
+Any other one-run model whose ``forward(batch)`` returns ``{"loss": ...}`` is
+meta-trained with ``vxt train --strategy meta`` (VX2TEXT, avcap: the paper
+wraps its baselines in MAML). A model whose own strategy is ``meta`` (TAVT)
+reads these options itself (its clusters are fitted on the source domains;
+it adapts its ``--ckpt``); any other gets its builder's overrides without
+them, and ``--stage adapt`` starts it from the ``--ckpt`` weights. A model
+trained by a stage plan or adversarially (``staged``, ``gan``) cannot be
+meta-trained: a one-line error says so.
+
 The gradient is all-reduced by hand (the strategy differentiates the bare
 model, so DDP's hooks do not run), which keeps it right under ``--nproc``.
 What is logged: ``loss`` (the outer loss / K), ``inner_loss``, and the mean
@@ -39,6 +48,15 @@ from vxt.registry import STRATEGIES
 from vxt.train.strategies import Strategy
 
 MODES = ("meta", "pooled", "adapt")
+#: the overrides this strategy reads (``--ckpt`` and ``--stage`` arrive as overrides too); a model that is not
+#: natively meta-trained does not see them
+META_KEYS = ("source_domains", "meta", "inner_lr", "outer_lr", "second_order", "stage", "target_domain", "ckpt")
+
+
+def _too_few_domains(found) -> VxtError:
+    found = ", ".join(sorted(found)) or "none"
+    return VxtError(f"meta-learning needs examples of at least 2 source domains (manifest 'domain'; found: "
+                    f"{found}): prepare with `vxt prepare synth --domains ...`, or --set meta=none")
 
 
 def _domains(value) -> list[str] | None:
@@ -80,6 +98,8 @@ def inner_step(model, weights: dict, batch, inner_lr: float, create_graph: bool,
 
     fwd = forward or (lambda w, b: torch.func.functional_call(model, w, (b,), strict=False))
     out = fwd(weights, batch)
+    if not isinstance(out, dict) or "loss" not in out:
+        raise VxtError(f"{type(model).__name__}'s forward returns no 'loss': it cannot be meta-trained")
     loss = out["loss"]
     if not torch.isfinite(loss):
         raise VxtError(f"the inner loss became {float(loss)}: lower inner_lr or check the data")
@@ -125,6 +145,13 @@ class MetaStrategy(Strategy):
     def plan(self, opts, entry) -> list:
         from vxt.train.options import default_out
 
+        from vxt.registry import STRATEGIES
+        from vxt.tasks import get_task_entry
+
+        own = entry.strategy or get_task_entry(opts.task).strategy
+        if own != self.name and not getattr(STRATEGIES.get(own).builder, "meta_trainable", True):
+            raise VxtError(f"the model {entry.name} cannot be meta-trained: it is trained by the {own} strategy "
+                           "(several runs or an adversarial pair, not one loss per batch)")
         s = meta_settings(opts)
         if s["mode"] == "adapt":
             if not s["target"]:
@@ -141,12 +168,39 @@ class MetaStrategy(Strategy):
             if split == "train" and not keep:
                 raise VxtError(f"no {split} example of the target domain {s['target']!r}")
             return keep
-        if s["sources"] is None:
-            return examples
-        keep = [ex for ex in examples if ex.get("domain") in s["sources"]]
+        keep = examples if s["sources"] is None else [ex for ex in examples if ex.get("domain") in s["sources"]]
         if split == "train" and not keep:
             raise VxtError(f"no {split} example of the source domains {', '.join(s['sources'])}")
+        found = {str(ex["domain"]) for ex in keep if ex.get("domain") is not None}
+        if split == "train" and s["mode"] == "meta" and len(found) < 2:  # before anything is built
+            raise _too_few_domains(found)
         return keep
+
+    def build_model(self, opts, build):
+        """A natively meta-trained model (its registry entry names ``meta``) reads the options itself; any other is
+        built without them, or, ``--stage adapt``, loaded from ``--ckpt``."""
+        from vxt.registry import MODELS
+
+        if MODELS.get(opts.model).strategy == self.name:
+            return build(opts)
+        if meta_settings(opts)["mode"] != "adapt":
+            return build(dataclasses.replace(opts, overrides={k: v for k, v in opts.overrides.items()
+                                                              if k not in META_KEYS}))
+        from pathlib import Path
+
+        from vxt.models import load_checkpoint
+
+        ckpt = opts.overrides.get("ckpt")
+        if not ckpt:
+            raise VxtError("--stage adapt fine-tunes a meta-trained model: give it with --ckpt DIR")
+        model = load_checkpoint(ckpt)
+        name = (getattr(model, "config", None) or {}).get("name")
+        if name and name != opts.model:
+            raise VxtError(f"--ckpt holds a {name}, not a {opts.model}", path=str(ckpt))
+        if hasattr(model, "use_data_dir"):
+            model.use_data_dir(Path(opts.data))
+        model.train()
+        return model
 
     # ------------------------------------------------------------ one run
 
@@ -167,9 +221,7 @@ class MetaStrategy(Strategy):
             if ex.get("domain") is not None:
                 by_domain.setdefault(str(ex["domain"]), []).append(ex)
         if len(by_domain) < 2:
-            found = ", ".join(sorted(by_domain)) or "none"
-            raise VxtError(f"meta-learning needs examples of at least 2 source domains (manifest 'domain'; found: "
-                           f"{found}): prepare with `vxt prepare synth --domains ...`, or --set meta=none")
+            raise _too_few_domains(by_domain)
         if ctx.make_batch is None:
             raise VxtError("the meta strategy draws its own batches: the loop gave it no make_batch")
         self.by_domain = by_domain

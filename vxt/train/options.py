@@ -8,18 +8,26 @@ from pathlib import Path
 from vxt.errors import VxtError
 
 
+DEFAULT_LR = 1e-4
+
+
 @dataclass
 class TrainOptions:
     task: str
     data: str = "data/synth"
     #: a model registry name; None: the task's default model
     model: str | None = None
+    #: a training strategy (``vxt.train.strategies``) instead of the model's own (``--strategy meta``); None: the model's
+    strategy: str | None = None
     overrides: dict = field(default_factory=dict)
     out: str | None = None
     epochs: int = 10
     max_steps: int | None = None
     batch_size: int = 8
-    lr: float = 1e-4
+    lr: float = DEFAULT_LR
+    #: whether ``lr`` was chosen (``vxt train --lr``) rather than left at its default: a model with its own rule
+    #: (SpecVQGAN's sampler: 5e-6 x batch size) follows an explicit one; None: explicit when it is not 1e-4
+    lr_given: bool | None = None
     lr_milestones: tuple[float, ...] = (0.5, 0.75)
     lr_gamma: float = 0.1
     grad_clip: float | None = 1.0
@@ -64,6 +72,10 @@ class TrainOptions:
             raise VxtError(f"grad_clip must be a positive finite number or None, got {self.grad_clip!r}")
         if not 0 < self.lr_gamma < math.inf or any(not 0 <= f <= 1 for f in self.lr_milestones):
             raise VxtError("lr_gamma must be positive and lr_milestones fractions in [0, 1]")
+
+    def lr_explicit(self) -> bool:
+        """Whether the run's learning rate was given explicitly (see ``lr_given``)."""
+        return self.lr != DEFAULT_LR if self.lr_given is None else bool(self.lr_given)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -117,6 +129,8 @@ def default_out(opts: TrainOptions) -> str:
 
     data_name = Path(opts.data).name or "data"
     parts = [data_name, opts.task, *get_task_entry(opts.task).run_name(opts)]
+    if opts.strategy:
+        parts.append(opts.strategy)
     if opts.train_fraction < 1:
         parts.append(f"frac{opts.train_fraction:g}")
     parts.append(f"seed{opts.seed}")

@@ -14,7 +14,8 @@ A strategy decides two things, each with a default:
 
 Strategies are registered in ``vxt.registry.STRATEGIES``; a model's registry
 entry names its strategy (``MODELS.register(..., strategy="staged")``),
-otherwise the task's default applies.
+otherwise the task's default applies; ``vxt train --strategy NAME`` chooses
+another (``meta`` around any one-run captioner: :mod:`vxt.train.meta`).
 """
 
 from __future__ import annotations
@@ -51,12 +52,20 @@ class Strategy:
     """The ``plain`` strategy: one run; Adam, the lr divided by ``lr_gamma`` at the milestones, one step per batch."""
 
     name = "plain"
+    #: whether the ``meta`` strategy may train, in this strategy's place, a model that names it: one run, one
+    #: forward returning ``loss`` (a stage plan or an adversarial pair is not)
+    meta_trainable = True
 
     # ------------------------------------------------------------ which runs
 
     def plan(self, opts, entry) -> list:
         """The runs of ``vxt train``: ``[(opts, key)]``; ``key`` names a run in a staged summary."""
         return [(opts, None)]
+
+    def build_model(self, opts, build):
+        """The model a (non-resumed) run starts from: ``build(opts)`` (the registry's builder) unless a strategy
+        knows better (``meta --stage adapt`` of a model that does not adapt itself: the ``--ckpt`` weights)."""
+        return build(opts)
 
     def combine(self, summaries: list[tuple[str | None, dict]]) -> dict:
         """One summary of the planned runs (the last run's, with the earlier ones under their keys)."""
@@ -73,6 +82,10 @@ class Strategy:
         import torch
 
         opts = self.opts = ctx.opts
+        # a model may bring its own optimizer settings (SpecVQGAN's sampler: AdamW, minGPT's weight-decay groups)
+        own = ctx.model.optimizer_settings(opts) if hasattr(ctx.model, "optimizer_settings") else None
+        if own is not None:
+            return self._setup_own(ctx, own)
         # a model may give its parameters their own learning rates, or freeze some (VX2TEXT: classifier_lr_scale)
         groups = ctx.model.param_groups(opts.lr) if hasattr(ctx.model, "param_groups") else None
         ctx.params = [p for p in ctx.model.parameters() if p.requires_grad]
@@ -80,6 +93,21 @@ class Strategy:
         milestones = sorted({max(1, int(round(f * ctx.total_steps))) for f in opts.lr_milestones})
         self.milestones = milestones
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, milestones=milestones,
+                                                              gamma=opts.lr_gamma)
+
+    def _setup_own(self, ctx: StepContext, own: dict) -> None:
+        """The optimizer a model asks for: ``{"groups": param groups, "lr", "betas", "optimizer": "adamw" | "adam",
+        "schedule": False}`` (``schedule`` False: a constant lr; True: the step schedule of ``--lr``'s help)."""
+        import torch
+
+        opts = ctx.opts
+        groups = own["groups"]
+        ctx.params = [p for g in groups for p in g["params"]]
+        make = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[own.get("optimizer", "adamw")]
+        self.optimizer = make(groups, lr=float(own["lr"]), betas=tuple(float(b) for b in own["betas"]))
+        self.milestones = (sorted({max(1, int(round(f * ctx.total_steps))) for f in opts.lr_milestones})
+                           if own.get("schedule", False) else [])
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, milestones=self.milestones,
                                                               gamma=opts.lr_gamma)
 
     def state_dict(self) -> dict:
@@ -134,6 +162,7 @@ class StagedStrategy(Strategy):
     """
 
     name = "staged"
+    meta_trainable = False
 
     def plan(self, opts, entry) -> list:
         from vxt.train.options import default_out
@@ -250,6 +279,7 @@ STRATEGIES.register("staged", description=StagedStrategy.__doc__.splitlines()[0]
 STRATEGIES.register("gan", description=GanStrategy.__doc__.splitlines()[0])(GanStrategy)
 
 
-def strategy_for(task, entry) -> Strategy:
-    """The strategy that trains the model ``entry`` for ``task`` (the model's own, else the task's)."""
-    return STRATEGIES.create(entry.strategy or task.strategy)
+def strategy_for(task, entry, name: str | None = None) -> Strategy:
+    """The strategy that trains the model ``entry`` for ``task``: ``name`` (``--strategy``) if given, else the
+    model's own, else the task's."""
+    return STRATEGIES.create(name or entry.strategy or task.strategy)

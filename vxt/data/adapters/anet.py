@@ -16,6 +16,12 @@ Each video gives one ``dense`` example (``<id>-dense``: all events with their
 sentences) and one ``caption`` example per event (``<id>-seg<k>``: ``start``
 and ``end`` set, the sentence as target). Timestamps are clamped to
 [0, duration] and put in order.
+
+Paragraphs (``vxt score --paragraph``): in val and test, each example also has
+``"paragraph": {"video_id": <id>, "references": [val_1's, val_2's]}``, the
+video's paragraph from each validation file that annotates it (its sentences
+in order of start time, joined by spaces), so the segment captions of a video
+can be concatenated in start order and scored against both references.
 """
 
 from __future__ import annotations
@@ -58,6 +64,11 @@ def _events(vid: str, ann: dict, path: Path) -> tuple[float, list[dict]]:
     return duration, events
 
 
+def paragraph_text(events: list[dict]) -> str:
+    """A video's paragraph: its event sentences in order of start time (ties: as annotated), joined by spaces."""
+    return " ".join(e["sentence"] for e in sorted(events, key=lambda e: e["start"]) if e["sentence"])
+
+
 @ADAPTERS.register("anet", default_config={"root": None}, description="ActivityNet Captions (train / val_1 / val_2)")
 def anet_adapter(ctx: PrepareContext) -> AdapterResult:
     root = require_root(ctx, "anet")
@@ -78,6 +89,15 @@ def anet_adapter(ctx: PrepareContext) -> AdapterResult:
             if vid not in located:
                 located[vid] = media.get(vid) or media.get(vid[2:] if vid.startswith("v_") else f"v_{vid}")
     checks = check_media(ctx, [("file", str(p), None) for p in located.values() if p is not None])
+    # the reference paragraphs of val_1 and val_2 (in that order), for the val and test examples
+    paragraphs: dict[str, list[str]] = {}
+    for split in ("val", "test"):
+        if split in anns:
+            path, data = anns[split]
+            for vid, ann in data.items():
+                text = paragraph_text(_events(vid, ann, path)[1])
+                if text:
+                    paragraphs.setdefault(vid, []).append(text)
     examples: dict[str, list[dict]] = {"train": [], "val": [], "test": []}
     items = []
     for split, (path, data) in anns.items():
@@ -95,6 +115,8 @@ def anet_adapter(ctx: PrepareContext) -> AdapterResult:
             rel = ctx.rel(media_file)
             subs, _ = sidecar_subtitles(media_file)
             common = {"video": rel, "duration": duration}
+            if split != "train" and paragraphs.get(vid):
+                common["paragraph"] = {"video_id": vid, "references": paragraphs[vid]}
             dense = {"id": f"{vid}-dense", "task": "dense", **common, "events": events}
             if subs:
                 dense["subtitles"] = subs

@@ -12,8 +12,12 @@
 - :mod:`~vxt.models.sound.task_model`: the ``--task sound`` model of the
   training loop and ``vxt decode`` (:class:`SoundTaskModel`), configured by
   :mod:`~vxt.models.sound.options`;
+- :mod:`~vxt.models.sound.melception`: Melception, the sound classifier whose
+  features and logits score generated sound (``--task classify --model melception``);
+  :mod:`~vxt.models.sound.scoring`: ``vxt score`` on sound predictions;
 - :mod:`~vxt.models.sound.presets`: the registry entries ``specvqgan`` and
-  ``specvqgan-tiny``, trained by the ``gan`` strategy.
+  ``specvqgan-tiny``, trained by the ``gan`` strategy, and ``melception`` /
+  ``melception-tiny``.
 """
 
 from vxt.models.sound.frontend import centre_crop, griffin_lim, mel_to_linear, melspectrogram

@@ -19,10 +19,13 @@ LOSS = {
     "disc_start": 30001, "min_adapt_weight": 1.0, "max_adapt_weight": 1.0,
 }
 DISC = {"ndf": 64, "n_layers": 3}
+#: the sampler's optimizer (cond_transformer.py's configure_optimizers; base_learning_rate 5e-6 x batch size):
+#: AdamW (0.9, 0.95), weight decay 0.01 on Linear weights only
+SAMPLER_OPTIM = {"base_lr": 5e-6, "betas": [0.9, 0.95], "weight_decay": 0.01}
 #: configs/vggsound_transformer.yaml (GPTFeats: 24 layers, 16 heads, 1,024 wide; 212 feature rows) and the
 #: sampling settings of evaluation/configs/sampler.yaml (temperature 1, top-k 100)
 SAMPLER = {"n_layer": 24, "n_head": 16, "n_embd": 1024, "pdrop": 0.1, "n_feats": 212, "vocab_size": None,
-           "top_k": 100, "temperature": 1.0}
+           "top_k": 100, "temperature": 1.0, **SAMPLER_OPTIM}
 #: the visual features when no --features folder is given: ImageNet ResNet-50, 2,048-d, 21.5 fps
 VISUAL = {"arch": "resnet50", "size": 224}
 

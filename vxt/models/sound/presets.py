@@ -24,3 +24,23 @@ def _register(name: str) -> None:
 
 for _name in PRESETS:
     _register(_name)
+
+
+def _register_melception(name: str) -> None:
+    from vxt.models.sound.melception import PRESETS as MELCEPTION, build_melception, sound_class_examples
+    from vxt.models.sound.scoring import score_sound_predictions
+
+    def builder(overrides: dict | None = None, data_dir=None, name: str | None = None, _name=name):
+        return build_melception(_name, overrides, data_dir)
+
+    what = "Inception3" if MELCEPTION[name]["net"] == "inception3" else "a small conv stack (tests)"
+    # modality/examples: what --task classify trains it on (the data's sound classes); score_predictions:
+    # what `vxt score` runs on --task sound predictions (the sound task finds it here by name)
+    MODELS.register(name, default_config=MELCEPTION[name], tasks=("classify",), modality="audio",
+                    examples=sound_class_examples, score_predictions=score_sound_predictions,
+                    description=f"Melception ({what}), the sound classifier of FID/KID/IS/MKL: --task classify "
+                                "on the data's sound classes")(builder)
+
+
+for _name in ("melception", "melception-tiny"):
+    _register_melception(_name)

@@ -23,9 +23,8 @@ Stage ``sampler`` (stage 2): the GPT of :mod:`~vxt.models.sound.sampler`
 over the clip's visual features (:mod:`~vxt.models.sound.features`) and the
 frozen codebook's codes of its spectrogram, column-major; cross-entropy on
 the code positions; validation: ``-CE`` (minus the mean teacher-forced
-cross-entropy, higher is better). It trains as ``plain`` (Adam at ``--lr``:
-SpecVQGAN's AdamW with betas (0.9, 0.95) and weight decay 0.01 is not
-reproduced yet).
+cross-entropy, higher is better). It trains as ``plain`` with the optimizer
+of :meth:`SoundTaskModel.optimizer_settings` (SpecVQGAN's AdamW).
 
 Decoding a codebook checkpoint reconstructs the clip's own spectrogram
 through the codebook; a sampler checkpoint samples ``samples`` code
@@ -46,7 +45,7 @@ import torch.nn as nn
 from vxt.errors import DataError, MediaError, VxtError
 from vxt.models.sound import frontend as fe
 from vxt.models.sound.features import VisualFeatures
-from vxt.models.sound.options import DECODE_KEYS
+from vxt.models.sound.options import DECODE_KEYS, SAMPLER_OPTIM
 from vxt.models.sound.sampler import GPT, column_major, from_column_major
 from vxt.models.sound.vqgan import VQGAN, PatchDiscriminator, hinge_d_loss, hinge_g_loss
 
@@ -111,6 +110,31 @@ class SoundTaskModel(nn.Module):
         if self.stage == "sampler":
             return list(self.sampler.parameters()), []
         return list(self.vqgan.parameters()), list(self.discriminator.parameters())
+
+    def optimizer_settings(self, opts) -> dict | None:
+        """The sampler's optimizer, SpecVQGAN's (taming's ``configure_optimizers``): AdamW, betas (0.9, 0.95),
+        weight decay 0.01 on the weight matrices of the Linear layers only (none on biases, LayerNorm, the code
+        embedding, the position embedding, or the feature projection, which is SpecVQGAN's 1x1 Conv1d), a
+        constant lr = ``sampler.base_lr`` (5e-6) x batch size unless ``--lr`` is given. None for the codebook
+        (the ``gan`` strategy's two Adams)."""
+        from vxt.nn.optim import decay_groups
+        from vxt.utils import say_once
+
+        if self.stage != "sampler":
+            return None
+        sc = self.config["sampler"]
+        base = float(sc.get("base_lr", SAMPLER_OPTIM["base_lr"]))
+        if opts.lr_explicit():
+            lr = float(opts.lr)
+            say_once(f"the sampler trains at --lr {lr:g} (AdamW; without --lr: {base:g} x batch size)")
+        else:
+            lr = base * int(opts.batch_size)
+            say_once(f"the sampler trains at lr = sampler.base_lr {base:g} x batch size {opts.batch_size} = {lr:g} "
+                     "(SpecVQGAN's rule; --lr X to choose it); AdamW, weight decay on Linear weights only")
+        groups = decay_groups(self.sampler, float(sc.get("weight_decay", SAMPLER_OPTIM["weight_decay"])),
+                              no_decay=("feat_emb",))
+        return {"groups": groups, "lr": lr, "betas": sc.get("betas", SAMPLER_OPTIM["betas"]), "optimizer": "adamw",
+                "schedule": False}
 
     def gan_settings(self, opts) -> dict:
         """SpecVQGAN's rule: lr = base_lr x batch size; Adam betas (0.5, 0.9)."""
