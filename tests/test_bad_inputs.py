@@ -101,7 +101,7 @@ ROWS: list[tuple[list[str], str]] = [
     (["nosuch"], "No such command"),
     (["train", "--bogus"], "No such option: --bogus"),
     (["train"], "Missing option '--task'"),
-    (["score"], "Missing argument"),
+    (["score"], "no predictions file given"),
     (["decode", "--task", "caption"], "Missing argument"),
     (["prepare", "synth"], "Missing option"),
     (["tokenize", "{data}", "--set", "k_video=-1"], "No such option: --set"),

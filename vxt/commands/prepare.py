@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         n_dense_test: Optional[int] = typer.Option(None, "--n-dense-test", min=0, help="synth: dense test videos (default n-test / 8)."),
         qa_per_clip: Optional[int] = typer.Option(None, "--qa-per-clip", min=1, max=5, help="synth: questions per clip, one per type (1-5, default 5)."),
         mode: Optional[str] = typer.Option(None, "--mode", help="synth: default | foley (10 s clips, sounds caused by visible events) | narrated (40-60 s videos, narration spoken in the audio)."),
-        events: Optional[str] = typer.Option(None, "--events", help="synth --mode foley: sparse (1-3 events and distractors, default) | dense (a regular rhythm)."),
+        events: Optional[str] = typer.Option(None, "--events", help="synth --mode foley: sparse (1-3 events and distractors, default) | dense (a busy, irregular rhythm: a gap of 0.4-1 s drawn per event)."),
         domains: Optional[str] = typer.Option(None, "--domains", help="synth: visual domains, comma-separated, each scene in each: photo,cartoon,sketch,night,pixel (default: photo). msrvtt: tavt (TAVT's 10 domains from the 20 categories) or categories."),
         voice: Optional[str] = typer.Option(None, "--voice", help="synth --mode narrated: code (a word code, default) | espeak-ng (real speech; apt-get install espeak-ng)."),
         with_caption: Optional[bool] = typer.Option(None, "--with-caption/--no-caption", help="avsd: add the Charades caption and summary as text input (default: with)."),

@@ -16,8 +16,9 @@ def _warn(message: str) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("score")
     def score(
-        preds: List[Path] = typer.Argument(
-            ..., help="Predictions: vxt preds.json, an ActivityNet Captions submission, TVC JSONL, AVSD results, ..."
+        preds: Optional[List[Path]] = typer.Argument(
+            None, help="Predictions: vxt preds.json, an ActivityNet Captions submission, TVC JSONL, AVSD results, ... "
+            "(none with --coverage)"
         ),
         refs: List[str] = typer.Option(
             [], "--refs", "-r",
@@ -38,9 +39,27 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the scores (default: <preds>.scores.json beside the input)."),
         classifier: Optional[Path] = typer.Option(None, "--classifier", help="Sound: a trained Melception (`vxt train --task classify --model melception`) for FID, KID, IS and MKL."),
         digits: int = typer.Option(2, "--digits", min=0, max=12, help="Decimals of the percentages in the table (the JSON keeps every digit)."),
+        paragraph: bool = typer.Option(
+            False, "--paragraph", help="ActivityNet Captions paragraphs: each video's captions in start order, scored "
+            "against all its reference paragraphs (val_1 and val_2; inside preds.json or --refs val_1.json --refs val_2.json)."
+        ),
+        coverage: Optional[Path] = typer.Option(
+            None, "--coverage", metavar="DATA_DIR", help="No predictions: the speech coverage rate of a data dir (the share "
+            "of caption words found in the example's transcript, `subtitles`); writes DATA_DIR/coverage.json (or --out)."
+        ),
+        splits: List[str] = typer.Option([], "--split", help="--coverage: the splits (repeat; default: every split the data dir has)."),
     ) -> None:
         """Score predictions with each benchmark's official metrics; writes <preds>.scores.json."""
         from vxt.errors import VxtError
+
+        if coverage is not None:
+            if preds or refs or paragraph:
+                raise VxtError("--coverage DATA_DIR scores the data dir's transcripts: give no predictions, --refs or --paragraph")
+            return _coverage(coverage, splits, out, digits)
+        if splits:
+            raise VxtError("--split applies to --coverage DATA_DIR only")
+        if not preds:
+            raise VxtError("no predictions file given (vxt score PREDS..., or --coverage DATA_DIR)")
         from vxt.metrics.java import require_java
 
         if not no_java:
@@ -61,7 +80,8 @@ def register(app: typer.Typer) -> None:
             raise VxtError(f"--max-proposals must be at least 1, got {max_proposals}")
         opts = run.ScoreOptions(java=not no_java, strict=strict, sacrebleu=sacrebleu, max_proposals=max_proposals,
                                 tious=tiou_list, seed=seed, workers=workers, task_scorers=task_scorers(),
-                                file_scorers=task_file_scorers(), classifier=None if classifier is None else str(classifier))
+                                file_scorers=task_file_scorers(), classifier=None if classifier is None else str(classifier),
+                                paragraph=paragraph)
         pairs = run.pair_inputs([str(p) for p in preds], refs)
         results = run.score_files(pairs, opts, warn=_warn)
         mean = run.mean_over_pairs(results)
@@ -90,3 +110,27 @@ def register(app: typer.Typer) -> None:
                 con.print(line, highlight=False, soft_wrap=True)
             for path, _ in targets:
                 con.print(f"wrote {path}", highlight=False, soft_wrap=True)
+
+
+def _coverage(data_dir: Path, splits: List[str], out: Optional[Path], digits: int) -> None:
+    """``vxt score --coverage DATA_DIR``: the speech coverage table and ``coverage.json`` (vxt.metrics.coverage)."""
+    from vxt.errors import VxtError
+    from vxt.files import stdout_may_close
+    from vxt.metrics.coverage import coverage_document, coverage_table
+    from vxt.utils import check_writable, console, write_json
+
+    target = out if out is not None else data_dir / "coverage.json"
+    doc = coverage_document(data_dir, splits or None)
+    check_writable(target)
+    try:
+        write_json(target, doc)
+    except OSError as e:
+        raise VxtError(f"cannot write the coverage ({e.strerror or e}); choose another place with --out", path=str(target)) from None
+    con = console()
+    with stdout_may_close():
+        con.print(f"vxt score --coverage: speech coverage of {data_dir} (caption words found in the transcript)",
+                  style="bold", highlight=False, soft_wrap=True)
+        con.print(coverage_table(doc, digits=digits))
+        for line in doc["notes"]:
+            con.print(line, highlight=False, soft_wrap=True)
+        con.print(f"wrote {target}", highlight=False, soft_wrap=True)

@@ -5,7 +5,9 @@ Predictions (format found from the content):
 * ``preds.json`` written by ``vxt decode`` (DESIGN.md): ``{"task", "predictions":
   [{"id", "prediction", "references"?, "choice"?, "answer"?, "events"?}]}``.
   For ``dense``, references may be inside as ``"reference_events"`` (or
-  ``"references"`` holding event objects) plus ``"duration"``.
+  ``"references"`` holding event objects) plus ``"duration"``. ActivityNet
+  rows also carry ``"paragraph"`` (caption rows with their ``"start"``), kept
+  in :attr:`Predictions.paragraph` for ``vxt score --paragraph``.
 * ActivityNet Captions submission: ``{"version", "results": {vid: [{"sentence",
   "timestamp": [s, e]}]}, "external_data"}``.
 * TVC prediction JSONL: one ``{"clip_id", "vid_name", "ts", "descs": [{"desc"}]}``
@@ -55,6 +57,9 @@ class Predictions:
     types: dict[str, str] | None = None  # qa question types
     remove_nonascii: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    #: caption/dense rows of a vxt preds.json that carry ActivityNet paragraph info: id -> {"paragraph", "start"}
+    #: (the row's fields as written; `vxt score --paragraph` checks and groups them, vxt.metrics.paragraph)
+    paragraph: dict[str, dict] | None = None
 
 
 # ---------------------------------------------------------------- reading files
@@ -143,6 +148,7 @@ def _vxt_predictions(p: str, data: dict, task_kind: dict[str, str]) -> Predictio
     refs: dict[str, Any] = {}
     types: dict[str, str] = {}
     dense_refs: dict[str, dict] = {}
+    para: dict[str, dict] = {}
     for i, r in enumerate(rows):
         _need(isinstance(r, dict) and "id" in r, f"prediction {i} has no 'id'", p)
         rid = _sid(r["id"])
@@ -155,6 +161,8 @@ def _vxt_predictions(p: str, data: dict, task_kind: dict[str, str]) -> Predictio
             continue
         if rid in preds:
             raise DataError(f"prediction {i}: id {rid!r} appears twice", path=p)
+        if "paragraph" in r and kind in ("caption", "dense"):
+            para[rid] = {"paragraph": r["paragraph"], "start": r.get("start")}
         if kind == "caption":
             _need(isinstance(r.get("prediction"), str), f"prediction {i} ({rid}): 'prediction' must be a string", p)
             preds[rid] = r["prediction"]
@@ -195,7 +203,7 @@ def _vxt_predictions(p: str, data: dict, task_kind: dict[str, str]) -> Predictio
             out_refs = [dense_refs]
     elif refs:
         out_refs = refs
-    return Predictions(p, "vxt-preds", kind, preds, out_refs, types or None, meta=meta)
+    return Predictions(p, "vxt-preds", kind, preds, out_refs, types or None, meta=meta, paragraph=para or None)
 
 
 def _seconds(v: Any, what: str, p: str) -> float:

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 from vxt.errors import DataError, VxtError
 from vxt.metrics.formats import Predictions, load_predictions, load_references
+from vxt.metrics.paragraph import paragraph_inputs, score_paragraphs
 
 FIRST = 5  # ids listed in a message
 DURATION_TOLERANCE = 0.1  # seconds past the video end before a timestamp is flagged (annotations round to 0.01)
@@ -44,6 +45,7 @@ class ScoreOptions:
     file_scorers: dict | None = None
     #: ``--classifier DIR``: the trained classifier of a feature-based scorer (sound: a Melception)
     classifier: str | None = None
+    paragraph: bool = False  # --paragraph: ActivityNet paragraphs, a video's captions in start order
 
 
 @dataclass
@@ -267,9 +269,10 @@ def score_files(
     loaded = []
     for pred_path, ref_paths in pairs:
         pred = load_predictions(pred_path, opts.task_scorers)
-        refs, ref_names = _load_refs(pred, ref_paths)
-        loaded.append((pred, refs, ref_names))
-    kinds = {p.kind for p, _, _ in loaded}
+        para = paragraph_inputs(pred, ref_paths) if opts.paragraph else None  # a video's captions: one paragraph
+        refs, ref_names = _load_refs(pred, ref_paths) if para is None else (para.refs, para.ref_names)
+        loaded.append((pred if para is None else para.pred, refs, ref_names, para))
+    kinds = {p.kind for p, _, _, _ in loaded}
     if len(kinds) > 1:
         raise VxtError(f"the prediction files hold different tasks ({', '.join(sorted(kinds))}); score them separately")
     if opts.sacrebleu and kinds != {"caption"}:
@@ -278,9 +281,9 @@ def score_files(
         warn("--classifier applies to sound predictions only; ignored")
 
     results: list[PairResult] = []
-    for pred, refs, ref_names in loaded:
+    for pred, refs, ref_names, para in loaded:
         try:
-            results.append(_score_one(pred, refs, ref_names, opts, warn))
+            results.append(_score_one(pred, refs, ref_names, opts, warn, para))
         except DataError as e:
             if e.path is None:  # name the file the problem came from
                 raise DataError(e.message, path=pred.path, example_id=e.example_id) from None
@@ -298,9 +301,11 @@ def _meteor(opts: ScoreOptions):
 
 
 def _score_one(pred: Predictions, refs: Any, ref_names: list[str], opts: ScoreOptions,
-               warn: Callable[[str], None]) -> PairResult:
-    """Check and score one (predictions, references) pair."""
+               warn: Callable[[str], None], para: Any = None) -> PairResult:
+    """Check and score one (predictions, references) pair (``para``: its ParagraphInputs with --paragraph)."""
     chk = _Checker(pred.path, opts.strict, warn)
+    if para is not None:  # --paragraph: each video's paragraph scored as a caption (vxt.metrics.paragraph)
+        return PairResult(pred.path, ref_names, pred, *score_paragraphs(para, chk, opts, _meteor(opts)), chk.warnings)
     own = (opts.file_scorers or {}).get(pred.kind)
     if own is not None:  # a task that scores its predictions itself (sound: Melception's features)
         metrics, extra = own(pred, refs, opts, chk.warn)
@@ -456,11 +461,12 @@ def render(results: list[PairResult], mean: dict | None, opts: ScoreOptions, dig
 TITLES = {"caption": "captioning / dialog (pycocoevalcap)", "qa": "multiple-choice QA",
           "dense": "dense captioning (ActivityNet Captions protocol)",
           "sync": "audio-visual synchronisation (offset classes; pm1: within one class)",
-          "sound": "generated sound (Melception FID, KID, IS, MKL; onsets within 50 ms of a sound event)"}
+          "sound": "generated sound (Melception FID, KID, IS, MKL; onsets within 50 ms of a sound event)",
+          "paragraph": "paragraphs (each video's captions in start order against its reference paragraphs; pycocoevalcap)"}
 
 
 def title_line(results: list[PairResult]) -> str:
-    return f"vxt score: {TITLES[results[0].pred.kind]}"
+    return f"vxt score: {TITLES['paragraph' if 'n_segments' in results[0].extra else results[0].pred.kind]}"
 
 
 def summary_lines(results: list[PairResult], opts: ScoreOptions) -> list[str]:
@@ -470,6 +476,8 @@ def summary_lines(results: list[PairResult], opts: ScoreOptions) -> list[str]:
     for r in results:
         n = r.extra.get("n_scored", r.extra.get("n_videos"))
         what = "videos" if kind == "dense" else "examples"
+        if "n_segments" in r.extra:  # --paragraph
+            what = f"videos (paragraphs of {r.extra['n_segments']} captions, {r.extra['n_references']} references)"
         lines.append(f"{r.pred_path} ({r.pred.format}): {n} {what} scored against {', '.join(r.ref_paths)}")
     if kind == "dense":
         lines.append(f"settings: max_proposals={opts.max_proposals}, tIoUs={', '.join(f'{t:g}' for t in opts.tious)}, "

@@ -18,6 +18,19 @@ def sinusoidal_positions(length: int, dim: int, device=None, dtype=torch.float32
     return pe.to(dtype)
 
 
+def time_positions(n: int, dim: int, seconds: float) -> torch.Tensor:
+    """``[n, dim]`` sinusoids of the centre times (s) of ``n`` tokens spanning ``seconds``, wavelengths from 0.1 s
+    to 100 s: two streams whose token grids differ (25 fps frames, 16 kHz hops) get the same code for the same time,
+    so attention can compare when things happen in each from the first step (``FactorisedPositions(time_axis=)``)."""
+    t = (torch.arange(n, dtype=torch.float32) + 0.5) * (seconds / n)
+    half = dim // 2
+    wavelengths = 0.1 * torch.pow(torch.tensor(1000.0), torch.arange(half, dtype=torch.float32) / max(1, half - 1))
+    ang = 2 * math.pi * t[:, None] / wavelengths[None]
+    out = torch.zeros(n, dim)
+    out[:, 0 : 2 * half : 2], out[:, 1 : 2 * half : 2] = torch.sin(ang), torch.cos(ang)
+    return out
+
+
 class PositionalEncoding(nn.Module):
     """Adds sinusoidal positions then dropout (no parameters; any length)."""
 
@@ -36,13 +49,19 @@ class FactorisedPositions(nn.Module):
     ``shape`` is the token grid (e.g. ``(16, 7, 7)`` for time x height x width,
     ``(9, 20)`` for frequency x time); ``forward(x)`` takes ``[B, *shape, dim]``
     and adds ``sum_a table_a[i_a]``: ``sum(shape) * dim`` parameters instead of
-    ``prod(shape) * dim``.
+    ``prod(shape) * dim``. Every table starts at ``N(0, init_std)``, except the
+    one of ``time_axis`` when given: it starts at :func:`time_positions` of the
+    ``seconds`` the grid spans.
     """
 
-    def __init__(self, shape: tuple[int, ...] | list[int], dim: int, init_std: float = 0.02):
+    def __init__(self, shape: tuple[int, ...] | list[int], dim: int, init_std: float = 0.02,
+                 time_axis: int | None = None, seconds: float | None = None):
         super().__init__()
         self.shape = tuple(int(s) for s in shape)
         self.tables = nn.ParameterList([nn.Parameter(torch.randn(s, dim) * init_std) for s in self.shape])
+        if time_axis is not None:  # still learned, but starting from where each token lies in time
+            with torch.no_grad():
+                self.tables[time_axis].copy_(time_positions(self.shape[time_axis], dim, float(seconds)))
 
     def table(self) -> torch.Tensor:
         """``[*shape, dim]``: the position added at each grid cell."""

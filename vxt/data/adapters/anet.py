@@ -69,6 +69,12 @@ def paragraph_text(events: list[dict]) -> str:
     return " ".join(e["sentence"] for e in sorted(events, key=lambda e: e["start"]) if e["sentence"])
 
 
+def annotation_paragraph(vid: str, ann: dict, path: str | Path) -> str:
+    """The paragraph of one video of an ActivityNet Captions file, exactly as the adapter builds the manifest's
+    (timestamps clamped and put in order, then :func:`paragraph_text`); ``vxt score --paragraph --refs`` uses it."""
+    return paragraph_text(_events(vid, ann, Path(path))[1])
+
+
 @ADAPTERS.register("anet", default_config={"root": None}, description="ActivityNet Captions (train / val_1 / val_2)")
 def anet_adapter(ctx: PrepareContext) -> AdapterResult:
     root = require_root(ctx, "anet")

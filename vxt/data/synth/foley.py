@@ -22,7 +22,8 @@ distractors that carry no synchronisation cue: one or two shapes that drift in
 the other lane without a sound, and one or two quiet off-screen sounds with
 nothing in the picture (at least 0.5 s from any event, at most a third of the
 quietest event's loudness). ``--events dense`` (the easy pre-training case, as
-LRS3 is for SparseSync): a regular rhythm (every 0.4-1 s), no distractors.
+LRS3 is for SparseSync): a busy irregular rhythm (each gap drawn anew, 0.4-1 s),
+no distractors; a clip's ``period`` is its shortest gap (frames).
 
 The clip's sound class is its ``label`` (``FOLEY_LABELS``); the manifest lists
 the events as ``sound_events: [{"time", "kind"}]`` (off-screen sounds are not
@@ -104,6 +105,18 @@ def _f0(kind: str, size: float) -> float:
     return round(base * 10.0 / size, 2)
 
 
+def _dense_frames(rng, shortest: int, first: int) -> list[int]:
+    """Dense event frames from ``first`` to the last event frame, each gap drawn anew from ``shortest`` to 25 frames
+    (1 s): a busy rhythm that never repeats exactly, so no offset looks like another shifted by one period (a
+    strictly periodic rhythm would make offsets a period apart indistinguishable to any synchroniser)."""
+    frames = [first]
+    while True:
+        nxt = frames[-1] + int(rng.integers(shortest, 26))
+        if nxt > LAST_EVENT_FRAME:
+            return frames
+        frames.append(nxt)
+
+
 def _event_frames_sparse(rng, k: int, gaps_s: list[float], first_min_s: float) -> list[int] | None:
     """k event frames: the first at or after ``first_min_s``, then the given gaps (seconds), all in [1 s, 9 s]."""
     gaps = [max(1, int(round(g * FPS))) for g in gaps_s[: k - 1]]
@@ -127,14 +140,13 @@ def _wall(rng, events: str, lane: tuple[float, float], colour: str, material: st
     ext = _EXT[shape] * r
     y = (lane[0] + lane[1]) / 2 + float(rng.uniform(-3, 3))
     if events == "dense":
-        period = int(rng.integers(10, 21))  # frames between hits
+        period = int(rng.integers(10, 16))  # the shortest gap between hits (frames)
         v = float(rng.uniform(60, 160))
         d = min(v * period / FPS, SIZE - 2 * (5 + 4) - 2 * ext - 6)
-        v = d * FPS / period
         cl, cr = SIZE / 2 - d / 2, SIZE / 2 + d / 2
-        frames = list(range(int(rng.integers(period // 2, period + 1)), LAST_EVENT_FRAME + 1, period))
-        speeds = [v] * len(frames)
-        approach = v * frames[0] / FPS
+        frames = _dense_frames(rng, period, int(rng.integers(period // 2, period + 1)))
+        speeds = [d * FPS / period] + [d * FPS / (b - a) for a, b in zip(frames, frames[1:])]
+        approach = speeds[0] * frames[0] / FPS
     else:
         wl, wr = float(rng.uniform(3, 12)), float(rng.uniform(116, 125))
         cl, cr = wl + 5 + ext, wr - 5 - ext
@@ -213,10 +225,10 @@ def _lid(rng, events: str, lane, colour: str) -> dict:
     rgb = _rgb(rng, colour)
     lid_y = top - 2  # the lid's centre when closed (4 px thick)
     if events == "dense":
-        period = int(rng.integers(15, 26))
+        period = int(rng.integers(15, 21))  # the shortest gap between landings (frames): one fall-rest-lift cycle
         ps = period / FPS
         t_fall, t_rest, t_up = 0.3 * ps, 0.15 * ps, 0.35 * ps
-        frames = list(range(int(rng.integers(period // 2 + 4, period + 5)), LAST_EVENT_FRAME + 1, period))
+        frames = _dense_frames(rng, period, int(rng.integers(period // 2 + 4, period + 5)))
     else:
         period = None
         t_fall, t_rest, t_up = float(rng.uniform(0.18, 0.35)), float(rng.uniform(0.2, 0.6)), float(rng.uniform(0.4, 0.9))
@@ -247,9 +259,9 @@ def _blink(rng, events: str, lane, colour: str) -> dict:
     x = float(rng.uniform(r + 10, SIZE - r - 10))
     y = (lane[0] + lane[1]) / 2 + float(rng.uniform(-4, 4))
     if events == "dense":
-        period = int(rng.integers(10, 21))
+        period = int(rng.integers(10, 16))  # the shortest gap between flashes (frames)
         on = max(2, period // 2)
-        frames = list(range(int(rng.integers(period // 2, period + 1)), LAST_EVENT_FRAME + 1, period))
+        frames = _dense_frames(rng, period, int(rng.integers(period // 2, period + 1)))
         spans = [[f, f + on] for f in frames]
     else:
         period = None

@@ -67,6 +67,9 @@ BASE = {
     "n_selectors": 16,
     "selectors": True,
     "dropout": 0.1,
+    # the time axes' learned positions start at N(0, 0.02) (random, as SparseSync) or at sinusoids of each token's
+    # time in seconds, the same for both streams (time)
+    "position_init": "random",
     "tiny_video_channels": [16, 32, 32],
     "tiny_audio_channels": [8, 16, 32, 32, 32],
 }
@@ -125,6 +128,8 @@ def check_config(cfg: dict) -> None:
         raise VxtError(f"audio_encoder must be resnet18 or tiny, got {cfg['audio_encoder']!r}")
     if cfg["d"] % cfg["heads"]:
         raise VxtError(f"d ({cfg['d']}) must be divisible by heads ({cfg['heads']})")
+    if cfg.get("position_init", "random") not in ("random", "time"):
+        raise VxtError(f"position_init must be random or time, got {cfg.get('position_init')!r}")
     if not isinstance(cfg["selectors"], bool):
         raise VxtError(f"selectors must be true or false, got {cfg['selectors']!r}")
 

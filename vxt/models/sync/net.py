@@ -169,8 +169,10 @@ class SparseSyncNet(nn.Module):
         self.v_proj = nn.Linear(video_channels, d)
         self.a_proj = nn.Linear(audio_channels, d) if audio_channels != d else nn.Identity()
         self.v_norm, self.a_norm = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.v_pos = FactorisedPositions(video_shape, d)
-        self.a_pos = FactorisedPositions(audio_shape, d)
+        timed = cfg.get("position_init", "random") == "time"  # old checkpoints' configs have no position_init
+        secs = float(cfg["clip_seconds"])
+        self.v_pos = FactorisedPositions(video_shape, d, time_axis=0 if timed else None, seconds=secs)
+        self.a_pos = FactorisedPositions(audio_shape, d, time_axis=1 if timed else None, seconds=secs)
         if self.use_selectors:
             n, L = int(cfg["n_selectors"]), int(cfg["selector_layers"])
             self.v_sel = QuerySelector(n, d, L, heads, p)
