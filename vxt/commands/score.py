@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
             require_java()  # before anything else: a missing Java is said in one line, with the fix
         from vxt.metrics import run
         from vxt.tasks import task_file_scorers, task_scorers
-        from vxt.utils import check_writable, console, write_json
+        from vxt.utils import check_writable, console
 
         if out is not None:
             check_writable(out)  # an unwritable --out: one line now, not after scoring
@@ -95,10 +95,7 @@ def register(app: typer.Typer) -> None:
         # the results are written before they are printed: a closed stdout (`vxt score ... | head -1`)
         # ends the printing, not the run
         for path, doc in targets:
-            try:
-                write_json(path, doc)
-            except OSError as e:
-                raise VxtError(f"cannot write the scores ({e.strerror or e}); choose another place with --out", path=str(path)) from None
+            _write(path, doc, "the scores")
 
         from vxt.files import stdout_may_close
 
@@ -114,18 +111,14 @@ def register(app: typer.Typer) -> None:
 
 def _coverage(data_dir: Path, splits: List[str], out: Optional[Path], digits: int) -> None:
     """``vxt score --coverage DATA_DIR``: the speech coverage table and ``coverage.json`` (vxt.metrics.coverage)."""
-    from vxt.errors import VxtError
     from vxt.files import stdout_may_close
     from vxt.metrics.coverage import coverage_document, coverage_table
-    from vxt.utils import check_writable, console, write_json
+    from vxt.utils import check_writable, console
 
     target = out if out is not None else data_dir / "coverage.json"
     doc = coverage_document(data_dir, splits or None)
     check_writable(target)
-    try:
-        write_json(target, doc)
-    except OSError as e:
-        raise VxtError(f"cannot write the coverage ({e.strerror or e}); choose another place with --out", path=str(target)) from None
+    _write(target, doc, "the coverage")
     con = console()
     with stdout_may_close():
         con.print(f"vxt score --coverage: speech coverage of {data_dir} (caption words found in the transcript)",
@@ -134,3 +127,14 @@ def _coverage(data_dir: Path, splits: List[str], out: Optional[Path], digits: in
         for line in doc["notes"]:
             con.print(line, highlight=False, soft_wrap=True)
         con.print(f"wrote {target}", highlight=False, soft_wrap=True)
+
+
+def _write(path: Path, doc: dict, what: str) -> None:
+    """``doc`` as JSON at ``path`` (atomically); a failed write is one line naming ``what`` and the fix."""
+    from vxt.errors import VxtError
+    from vxt.utils import write_json
+
+    try:
+        write_json(path, doc)
+    except OSError as e:
+        raise VxtError(f"cannot write {what} ({e.strerror or e}); choose another place with --out", path=str(path)) from None

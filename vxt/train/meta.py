@@ -143,10 +143,8 @@ class MetaStrategy(Strategy):
     # ------------------------------------------------------------ which runs and which examples
 
     def plan(self, opts, entry) -> list:
-        from vxt.train.options import default_out
-
-        from vxt.registry import STRATEGIES
         from vxt.tasks import get_task_entry
+        from vxt.train.options import default_out
 
         own = entry.strategy or get_task_entry(opts.task).strategy
         if own != self.name and not getattr(STRATEGIES.get(own).builder, "meta_trainable", True):

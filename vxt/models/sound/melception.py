@@ -158,12 +158,9 @@ class MelceptionModel(nn.Module):
         self.data_dir = Path(data)
 
     def _media(self, ex: dict) -> Path:
-        from vxt.data.manifest import resolve_media
+        from vxt.models.sound.task_model import example_media
 
-        rel = ex.get("audio") or ex.get("video")
-        if not rel:
-            raise DataError("no video or audio file", example_id=ex.get("id"))
-        return resolve_media(self.data_dir if self.data_dir is not None else ".", rel)
+        return example_media(ex, self.data_dir, ("audio", "video"))
 
     def spectrogram(self, ex: dict) -> np.ndarray:
         """The example's full ``[80, 860]`` spectrogram (computed once per clip)."""

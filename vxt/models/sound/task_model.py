@@ -52,6 +52,16 @@ from vxt.models.sound.vqgan import VQGAN, PatchDiscriminator, hinge_d_loss, hing
 CLASS_PATH = "vxt.models.sound:SoundTaskModel"
 
 
+def example_media(ex: dict, data_dir: str | Path | None, order: tuple[str, str] = ("video", "audio")) -> Path:
+    """The media file of a manifest example: its first of ``order``'s fields, under ``data_dir`` (None: here)."""
+    from vxt.data.manifest import resolve_media
+
+    rel = ex.get(order[0]) or ex.get(order[1])
+    if not rel:
+        raise DataError("no video or audio file", example_id=ex.get("id"))
+    return resolve_media(data_dir if data_dir is not None else ".", rel)
+
+
 def clip_spectrogram(path: str | Path, start: float = 0.0, *, example_id: str | None = None) -> tuple[np.ndarray, bool]:
     """``(the [80, 860] SpecVQGAN spectrogram of the 10 s from start, whether the sound was padded)``."""
     from vxt.data.media import read_audio
@@ -162,12 +172,7 @@ class SoundTaskModel(nn.Module):
     # ------------------------------------------------------------ data
 
     def _media(self, ex: dict) -> Path:
-        from vxt.data.manifest import resolve_media
-
-        rel = ex.get("video") or ex.get("audio")
-        if not rel:
-            raise DataError("no video or audio file", example_id=ex.get("id"))
-        return resolve_media(self.data_dir if self.data_dir is not None else ".", rel)
+        return example_media(ex, self.data_dir, ("video", "audio"))
 
     def spectrogram(self, ex: dict) -> np.ndarray:
         """The example's full ``[80, 860]`` spectrogram in [0, 1] (computed once per clip)."""
