@@ -344,3 +344,18 @@ def test_mbp_state_moves_on_training_steps_only():
     model.train()
     model(batch)
     assert model.balancer.w.tolist() != [0.5, 0.5]
+
+
+def test_each_stage_trains_and_decodes_its_own_examples_of_a_narrated_split():
+    from vxt.models.avcap.model import stage_examples
+
+    rows = [{"id": "s1-pretrain", "targets": ["a"], "next_targets": ["b"]},
+            {"id": "s2-pretrain", "targets": ["b"], "next_targets": []},  # the last step: no next one, still marked
+            {"id": "s1-caption", "targets": ["a red cube"]}]
+    assert [r["id"] for r in stage_examples(rows, "pretrain")] == ["s1-pretrain", "s2-pretrain"]
+    assert [r["id"] for r in stage_examples(rows, "finetune")] == ["s1-caption"]
+    plain = [r for r in rows if "next_targets" not in r]
+    assert stage_examples(plain, "finetune") == plain and stage_examples(rows[:2], "finetune") == rows[:2]
+    model = make(stage="finetune")
+    assert [r["id"] for r in model.training_examples(rows, "train")] == ["s1-caption"]
+    assert [r["id"] for r in model.select_examples(rows)] == ["s1-caption"]

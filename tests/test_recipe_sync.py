@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from recipe_tools import load_report  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _report():
-    spec = importlib.util.spec_from_file_location("sync_report", REPO / "recipes" / "sync" / "report.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_report("sync")
 
 
 def test_chance_levels_match_the_metric_module():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from recipe_tools import recipe_env  # noqa: E402
 from roots import avsd_root, msrvtt_root, tvc_recipe_root, tvqa_recipe_root  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,11 +21,7 @@ FAST = ["--model", "vx2text-tiny", "--max_steps", "2", "--batch_size", "2", "--e
 
 
 def _env(tmp_path: Path) -> dict:
-    env = dict(os.environ)
-    bindir = str(Path(sys.executable).parent)
-    env.update({"PATH": bindir + os.pathsep + env.get("PATH", ""), "VXT": str(Path(bindir) / "vxt"),
-                "VXT_NO_PROGRESS": "1", "VXT_JAVA": str(tmp_path / "no-java"), "OMP_NUM_THREADS": "1"})
-    return env
+    return recipe_env(VXT_JAVA=str(tmp_path / "no-java"))
 
 
 def _run(recipe: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:

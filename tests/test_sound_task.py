@@ -23,7 +23,8 @@ def _video_packets(path):
 
 @pytest.fixture(scope="module")
 def trained_all(tmp_path_factory):
-    """``--stage all``: the codebook into OUT/codebook, then the sampler on it into OUT (features from files)."""
+    """``--stage all``: the codebook into OUT/codebook, the MelGAN into OUT/vocoder, then the sampler on the
+    codebook into OUT (features from files)."""
     from vxt.cli import main
 
     root = tmp_path_factory.mktemp("sound")
@@ -70,12 +71,13 @@ def test_decode_reconstructs_writes_a_wav_and_muxes(trained, run_cli, tmp_path):
     data, exp = trained
     clip = data / "media" / "val-0.mp4"
     out = tmp_path / "with_sound.mp4"
-    code, stdout, err = run_cli("decode", clip, "--task", "sound", "--ckpt", exp, "--out", out)
+    voc = exp.parent / "vocoder"
+    code, stdout, err = run_cli("decode", clip, "--task", "sound", "--ckpt", exp, "--set", f"vocoder={voc}",
+                                "--out", out)
     assert code == 0, err
-    assert "fallback" in err + stdout
     preds = json.loads((tmp_path / "with_sound.preds.json").read_text())
     row = preds["predictions"][0]
-    assert row["vocoder"].startswith("griffin-lim") and "fallback" in row["vocoder"]
+    assert row["vocoder"] == f"MelGAN ({voc.resolve()})" and "MelGAN" in err + stdout
     assert row["reference_audio"].endswith("val-0.mp4") and row["sample_rate"] == 22050
     import wave
 
@@ -91,6 +93,55 @@ def test_decode_reconstructs_writes_a_wav_and_muxes(trained, run_cli, tmp_path):
     sound = read_audio(out, sr=22050)
     assert abs(len(sound) / 22050 - 2.0) < 0.06  # trimmed to the 2 s video
     assert np.abs(sound).max() > 0
+    # a codebook trained alone knows no vocoder: the fallback, labelled as such (or when asked for)
+    code, stdout, err = run_cli("decode", clip, "--task", "sound", "--ckpt", exp, "--out", tmp_path / "gl.mp4")
+    assert code == 0, err
+    row = json.loads((tmp_path / "gl.preds.json").read_text())["predictions"][0]
+    assert row["vocoder"].startswith("griffin-lim") and "fallback" in row["vocoder"] and "fallback" in err + stdout
+    code, _, err = run_cli("decode", clip, "--task", "sound", "--ckpt", exp, "--set", f"vocoder={exp}")
+    assert code != 0 and "--stage vocoder" in err and len(err.strip().splitlines()) == 1
+
+
+def test_vocoder_stage_trains_melgan_and_resynthesises(trained_all, run_cli, tmp_path):
+    data, exp, _ = trained_all
+    voc = exp / "vocoder"
+    cfg = json.loads((voc / "config.json").read_text())
+    assert cfg["stage"] == "vocoder" and cfg["vocoder"]["ratios"] == [8, 8, 2, 2] and "codebook" not in cfg
+    rows = [json.loads(line) for line in (voc / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if "loss" in r]
+    assert train_rows and {"d_loss", "adv", "fm"} <= set(train_rows[-1])  # MelGAN's two losses, both sides
+    assert any("1-L1" in r for r in rows)
+    assert json.loads((exp / "config.json").read_text())["vocoder_exp"] == str(voc.resolve())  # the sampler's
+    code, stdout, err = run_cli("decode", data / "media" / "val-0.mp4", "--task", "sound", "--ckpt", voc,
+                                "--out", tmp_path / "resynth.mp4")
+    assert code == 0, err
+    row = json.loads((tmp_path / "resynth.preds.json").read_text())["predictions"][0]
+    assert row["vocoder"] == "MelGAN (this checkpoint)" and 0.0 <= row["l1"] <= 1.0
+    import wave
+
+    with wave.open(row["audio"]) as w:
+        assert w.getframerate() == 22050 and w.getnframes() == 256 * 859  # the whole 860-frame spectrogram
+
+
+def test_melgan_shapes_and_losses():
+    import torch
+
+    from vxt.models.sound.melgan import (VOCODER, MelGANGenerator, MultiScaleDiscriminator, discriminator_loss,
+                                         generator_loss)
+
+    g = MelGANGenerator(VOCODER)
+    assert g.hop == 256 and sum(p.numel() for p in g.parameters()) == 4_266_050  # MelGAN's 4.26 M parameters
+    tiny = {**VOCODER, "ngf": 4, "n_residual": 1, "num_D": 3, "ndf": 4, "n_layers_D": 2}
+    wave = MelGANGenerator(tiny)(torch.rand(2, 80, 8))
+    assert wave.shape == (2, 1, 8 * 256) and wave.abs().max() <= 1
+    d = MultiScaleDiscriminator(tiny)
+    real = d(torch.randn(2, 1, 2048))
+    assert [r[-1].shape[-1] for r in real] == [128, 64, 32]  # each scale pools by 2 (then strides 4 x 4)
+    real = [[t.detach() for t in r] for r in real]
+    assert float(discriminator_loss(real, real)) == pytest.approx(
+        sum(float(torch.relu(1 - r[-1]).mean() + torch.relu(1 + r[-1]).mean()) for r in real), rel=1e-6)
+    total, adv, fm = generator_loss(real, real, 2, 10.0)
+    assert float(fm) == 0.0 and float(total) == pytest.approx(float(adv))  # identical features: no matching loss
 
 
 def test_one_line_errors(trained, run_cli, tmp_path):
@@ -102,8 +153,8 @@ def test_one_line_errors(trained, run_cli, tmp_path):
                            "--max-steps", "1", "--set", f"perceptual={tmp_path / 'nowhere'}", "--out", tmp_path / "e2")
     assert code != 0 and "LPAPS" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli("train", "--task", "sound", "--model", "specvqgan-tiny", "--data", data,
-                           "--stage", "vocoder", "--out", tmp_path / "e3")
-    assert code != 0 and "--stage must be one of codebook, sampler, all" in err
+                           "--stage", "decoder", "--out", tmp_path / "e3")
+    assert code != 0 and "--stage must be one of codebook, vocoder, sampler, all" in err
     code, _, err = run_cli("train", "--task", "sound", "--model", "specvqgan-tiny", "--data", data,
                            "--stage", "sampler", "--out", tmp_path / "e4")
     assert code != 0 and "--set codebook=EXP" in err and len(err.strip().splitlines()) == 1
@@ -139,7 +190,7 @@ def test_sampler_stage_samples_sound_for_a_silent_video(trained_all, run_cli, tm
     assert code == 0, err
     preds = json.loads((tmp_path / "silent_with_sound.preds.json").read_text())["predictions"]
     assert [(r["id"], r["sample"]) for r in preds] == [("silent", 0), ("silent", 1)]
-    assert "reference_audio" not in preds[0] and all("fallback" in r["vocoder"] for r in preds)
+    assert "reference_audio" not in preds[0] and all(r["vocoder"].startswith("MelGAN (") for r in preds)
     import wave
 
     for r in preds:

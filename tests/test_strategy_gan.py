@@ -94,7 +94,10 @@ def test_stage_plan():
     entry = MODELS.get("specvqgan-tiny")
     runs = GanStrategy().plan(TrainOptions(task="sound", model="specvqgan-tiny", out="E"), entry)
     assert [(o.out, o.overrides["stage"], k) for o, k in runs] == [("E/codebook", "codebook", "codebook"),
+                                                                  ("E/vocoder", "vocoder", "vocoder"),
                                                                   ("E", "sampler", "sampler")]
-    assert runs[1][0].overrides["codebook_exp"] == "E/codebook"
+    # "{NAME}": the output of the earlier stage NAME, not only of the previous one
+    assert runs[2][0].overrides["codebook_exp"] == "E/codebook"
+    assert runs[2][0].overrides["vocoder_exp"] == "E/vocoder"
     one = TrainOptions(task="sound", out="E", overrides={"stage": "codebook"})
     assert [k for _, k in GanStrategy().plan(one, entry)] == [None]

@@ -156,3 +156,28 @@ def test_pretrained_backbones_load_from_local_files(tmp_path):
     torch.save({"x": torch.zeros(1)}, tmp_path / "bad.pth")
     with pytest.raises(VxtError, match="no S3D"):
         video.load_weights(tmp_path / "bad.pth")
+
+
+def test_training_uses_sparsesyncs_adam_with_warm_up():
+    import torch
+
+    from vxt.models.sync.config import sync_config
+    from vxt.models.sync.task_model import SyncModel
+    from vxt.train.options import TrainOptions
+    from vxt.train.strategies import StepContext, Strategy
+
+    model = SyncModel(sync_config("sparsesync-tiny", {"warmup_steps": 4}))
+    opts = TrainOptions(task="sync", model="sparsesync-tiny")
+    settings = model.optimizer_settings(opts)
+    assert settings["lr"] == 5e-6 and settings["optimizer"] == "adam" and settings["schedule"] == "warmup"
+    s = Strategy()
+    ctx = StepContext(model=model, module=model, params=[], opts=opts, device=torch.device("cpu"), total_steps=10)
+    s.setup(ctx)
+    lrs = []
+    for _ in range(6):
+        lrs.append(s.lr())
+        s.optimizer.step()
+        s.scheduler.step()
+    assert lrs == pytest.approx([5e-8, 5e-8 + 0.99 * 5e-6 / 4, 5e-8 + 0.99 * 5e-6 / 2, 5e-8 + 0.99 * 5e-6 * 3 / 4,
+                                 5e-6, 5e-6])
+    assert s.milestones == [4]

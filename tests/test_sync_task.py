@@ -140,3 +140,45 @@ def test_fine_tuning_starts_from_the_pretrained_weights(trained, tmp_path):
         MODELS.create("sparsesync-tiny", {"init": str(exp), "d": 64}, data_dir=data)
     with pytest.raises(VxtError, match="not a checkpoint"):
         MODELS.create("sparsesync-tiny", {"init": str(tmp_path)}, data_dir=data)
+
+
+def test_decode_a_long_file_slides_windows_and_votes(trained, run_cli, monkeypatch):
+    root, data, exp = trained
+    monkeypatch.chdir(root)
+    code, out, err = run_cli("decode", str(data / "media" / "te0.mp4"), "--task", "sync", "--ckpt", str(exp),
+                             "--out", str(root / "windows.json"))
+    assert code == 0, err
+    (row,) = json.loads((root / "windows.json").read_text())["predictions"]
+    # 9.6 s, 5 s trims every 2.5 s (63 frames: 2.52 s): starts 0 and 2.52, then one ending at the file's end (4.6 s)
+    assert [w["vstart"] for w in row["windows"]] == [0.0, 2.52, 4.6]
+    # the overall offset is the argmax of the windows' mean probabilities; agreement counts windows within a class
+    assert row["offset"] == row["candidates"][0]["offset"]
+    assert [c["probability"] for c in row["candidates"]] == sorted((c["probability"] for c in row["candidates"]),
+                                                                   reverse=True)
+    step = 0.2
+    near = [abs(w["offset"] - row["offset"]) <= step + 1e-6 for w in row["windows"]]
+    assert row["agreement"] == pytest.approx(sum(near) / 3, abs=1e-4)
+    assert "next candidates" in out and "3 windows of 5 s" in out and "overall:" in out
+    assert "0.00-5.00 s" in out and "4.60-9.60 s" in out
+    # --set vstart= reads one trim there; --set windows=1 the centred one, as before windows
+    code, _, err = run_cli("decode", str(data / "media" / "te0.mp4"), "--task", "sync", "--ckpt", str(exp),
+                           "--set", "windows=1", "--out", str(root / "one.json"))
+    assert code == 0, err
+    (one,) = json.loads((root / "one.json").read_text())["predictions"]
+    assert "windows" not in one and one["vstart"] == 2.28
+    code, _, err = run_cli("decode", str(data / "media" / "te0.mp4"), "--task", "sync", "--ckpt", str(exp),
+                           "--set", "hop=0", "--out", str(root / "bad.json"))
+    assert code != 0 and "hop= takes seconds > 0" in err
+
+
+def test_file_windows_cover_the_file_and_thin_evenly():
+    from vxt.models.sync.config import sync_config
+    from vxt.models.sync.inputs import file_windows
+
+    cfg = sync_config("sparsesync-tiny")
+    assert [t.vstart for t in file_windows(5.0, cfg)] == [0.0]  # room for one trim: the file itself
+    assert [t.vstart for t in file_windows(10.0, cfg)] == [0.0, 2.52, 5.0]
+    assert [t.vstart for t in file_windows(10.0, cfg, hop=5.0)] == [0.0, 5.0]
+    many = file_windows(600.0, cfg, max_windows=16)
+    assert len(many) == 16 and many[0].vstart == 0.0 and many[-1].vstart == 595.0
+    assert all(t.astart == t.vstart and t.offset is None for t in many)

@@ -11,16 +11,16 @@ missing, never left out silently.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import io
-import json
 import platform
 import statistics
 import sys
 from pathlib import Path
 
-from vxt.utils import atomic_write_bytes, atomic_write_text, write_json
+from vxt.utils import atomic_write_text, write_json
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recipes/: report_lib
+from report_lib import mean_std, read_json, report_parser, save_figure  # noqa: E402
 
 METRICS = ("accuracy_1", "accuracy_pm1", "accuracy_3class")
 LABELS = {"dense": "dense pre-training only", "pretrained": "dense pre-training, then sparse",
@@ -33,38 +33,28 @@ def chance(n_classes: int = 21) -> dict[str, float]:
     return {"accuracy_1": 100 / n_classes, "accuracy_pm1": 100 * pm1, "accuracy_3class": 100 / 3}
 
 
-def _read(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def collect(exp: Path, seeds: list[int], cells: list[str], shift: float):
     rows, missing, shifts = [], [], []
     for cell in ["dense", *cells]:
         for s in seeds:
             run = exp / (f"dense-seed{s}" if cell == "dense" else f"sparse-{cell}-seed{s}")
-            scores = _read(run / "preds_test.scores.json")
+            scores = read_json(run / "preds_test.scores.json")
             if scores is None:
                 missing.append(str(run))
                 continue
-            summary = _read(run / "train_summary.json") or {}
+            summary = read_json(run / "train_summary.json") or {}
             m = scores["metrics"]
             vals = {k: 100 * float(m[k]) for k in METRICS if k in m}  # vxt score writes the fractions
             rows.append({"cell": cell, "seed": s, "run": str(run), "n": scores.get("n_scored"),
                          "steps": summary.get("steps"), "train_seconds": summary.get("seconds"), **vals})
             if cell == "dense":
                 continue
-            pred = _read(exp / "shift" / f"{cell}-seed{s}.sync.preds.json")
+            pred = read_json(exp / "shift" / f"{cell}-seed{s}.sync.preds.json")
             if pred is not None:
                 (p,) = pred["predictions"]
                 shifts.append({"cell": cell, "seed": s, "offset": float(p["offset"]),
                                "prob": max(p["probs"]), "error": float(p["offset"]) - shift})
     return rows, missing, shifts
-
-
-def mean_std(xs: list[float]) -> str:
-    if not xs:
-        return ""
-    return f"{statistics.mean(xs):.2f} ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else f"{xs[0]:.2f}"
 
 
 def plot(rows: list[dict], cells: list[str], ch: dict, path: Path) -> bool:
@@ -89,19 +79,12 @@ def plot(rows: list[dict], cells: list[str], ch: dict, path: Path) -> bool:
         ax.set_title(k.replace("_", " "), fontsize=9)
         ax.set_ylim(0, 100)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path)
     return True
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("exp", type=Path)
-    ap.add_argument("--seeds", default="0 1 2")
-    ap.add_argument("--cells", default="pretrained scratch")
+    ap = report_parser(__doc__, "pretrained scratch")
     ap.add_argument("--shift", type=float, default=0.6)
     args = ap.parse_args(argv)
     seeds, cells = [int(s) for s in args.seeds.split()], args.cells.split()

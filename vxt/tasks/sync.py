@@ -2,7 +2,10 @@
 
 Offsets follow vxt's convention (:mod:`vxt.metrics.sync`): positive = the
 audio is heard later than the picture it belongs to. ``vxt decode clip.mp4
---task sync`` prints the offset found and its probability; with ``--fix
+--task sync`` prints the offset found, its probability and the next two
+candidates; a file longer than one 5 s trim is read in windows sliding over it
+(``--set hop=``, ``--set windows=``), printed one by one, and the overall
+offset is the soft vote of the windows, with how many of them agree; with ``--fix
 --out fixed.mp4`` it also writes the file with its audio moved by minus that
 offset (or by ``--set shift=SECONDS``, positive = later) and its video
 packets copied untouched (:func:`vxt.data.media.remux.shift_audio`).
@@ -101,8 +104,9 @@ class SyncTask(Task):
         target = pred.get("target", example.get("offset"))
         if target is not None:
             row["target"] = float(target)
-        if "vstart" in pred:
-            row["vstart"] = pred["vstart"]
+        for key in ("vstart", "candidates", "windows", "agreement", "clip_seconds"):
+            if key in pred:
+                row[key] = pred[key]
         return row
 
     def preds_path(self, out: str | None, inputs: list[str], default: str) -> str:
@@ -183,8 +187,10 @@ class SyncTask(Task):
         table = Table(title="vxt decode --task sync (offset > 0: the audio is late)")
         with_target = any(r.get("target") is not None for r in rows[:20])
         with_fixed = any(r.get("fixed") for r in rows[:20])
+        with_windows = any(r.get("windows") for r in rows[:20])
         for col, kw, shown in (("id", {}, True), ("offset", {"justify": "right"}, True),
                                ("probability", {"justify": "right"}, True), ("meaning", {}, True),
+                               ("next candidates", {}, True), ("windows", {"justify": "right"}, with_windows),
                                ("target", {"justify": "right"}, with_target), ("fixed", {"overflow": "fold"}, with_fixed)):
             if shown:
                 table.add_column(col, **kw)
@@ -196,9 +202,27 @@ class SyncTask(Task):
                                                         else f"audio {abs(off):.1f} s early")
             target = "" if r.get("target") is None else f"{float(r['target']):+.1f} s"
             fixed = "" if not r.get("fixed") else f"{r['fixed']} (moved {float(r['shift']):+.3f} s, {r['fix_method']})"
-            cells = [str(r["id"]), f"{off:+.1f} s", f"{100 * prob:.1f}%", meaning]
-            table.add_row(*cells, *([target] if with_target else []), *([fixed] if with_fixed else []))
+            nxt = ", ".join(f"{c['offset']:+.1f} s ({100 * c['probability']:.1f}%)"
+                            for c in (r.get("candidates") or [])[1:3])
+            wins = r.get("windows") or []
+            agree = (f"{len(wins)}, {round(len(wins) * r['agreement'])} agree" if wins else "1") if with_windows else None
+            cells = [str(r["id"]), f"{off:+.1f} s", f"{100 * prob:.1f}%", meaning, nxt]
+            table.add_row(*cells, *([agree] if with_windows else []), *([target] if with_target else []),
+                          *([fixed] if with_fixed else []))
         con.print(table)
+        windowed = [r for r in rows if r.get("windows")]
+        if len(windowed) == 1:  # one file read in windows: each window's own estimate
+            r = windowed[0]
+            clip = float(r.get("clip_seconds", 5.0))
+            wt = Table(title=f"{r['id']}: {len(r['windows'])} windows of {clip:g} s (offset > 0: the audio is late)")
+            for col in ("window", "offset", "probability"):
+                wt.add_column(col, justify="right")
+            for w in r["windows"]:
+                wt.add_row(f"{w['vstart']:.2f}-{w['vstart'] + clip:.2f} s", f"{w['offset']:+.1f} s",
+                           f"{100 * w['probability']:.1f}%")
+            con.print(wt)
+            con.print(f"overall: {float(r['offset']):+.1f} s, {100 * r['agreement']:.0f}% of the windows within one "
+                      "class of it")
 
 
 register_task(SyncTask())

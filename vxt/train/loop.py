@@ -198,6 +198,11 @@ def _train(opts: TrainOptions) -> dict:
     else:
         model = strategy.build_model(opts, build_for_task)
         state = None
+    pick = getattr(model, "training_examples", None)
+    if pick is not None:  # a model that trains on part of a task's examples (avcap: its stage's own)
+        train_ex, val_ex = pick(train_ex, "train"), pick(val_ex, "val")
+        if not train_ex:
+            raise VxtError(f"no training examples for this {opts.model} run", path=str(data / "train.jsonl"))
     if not getattr(model, "needs_media", True):
         cache = None  # the model reads its own inputs (the dense models: cached feature streams)
     elif rank == 0:

@@ -97,7 +97,8 @@ class Strategy:
 
     def _setup_own(self, ctx: StepContext, own: dict) -> None:
         """The optimizer a model asks for: ``{"groups": param groups, "lr", "betas", "optimizer": "adamw" | "adam",
-        "schedule": False}`` (``schedule`` False: a constant lr; True: the step schedule of ``--lr``'s help)."""
+        "schedule": False}`` (``schedule`` False: a constant lr; True: the step schedule of ``--lr``'s help;
+        ``"warmup"``: from ``warmup_from`` x lr up to lr linearly over ``warmup_steps`` steps, then constant)."""
         import torch
 
         opts = ctx.opts
@@ -105,6 +106,12 @@ class Strategy:
         ctx.params = [p for g in groups for p in g["params"]]
         make = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[own.get("optimizer", "adamw")]
         self.optimizer = make(groups, lr=float(own["lr"]), betas=tuple(float(b) for b in own["betas"]))
+        if own.get("schedule") == "warmup":
+            n, f0 = max(1, int(own["warmup_steps"])), float(own.get("warmup_from", 0.0))
+            self.milestones = [n]  # run.json records where the warm-up ends
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+                self.optimizer, lambda s: 1.0 if s >= n else f0 + (1.0 - f0) * s / n)
+            return
         self.milestones = (sorted({max(1, int(round(f * ctx.total_steps))) for f in opts.lr_milestones})
                            if own.get("schedule", False) else [])
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, milestones=self.milestones,
@@ -158,7 +165,8 @@ class StagedStrategy(Strategy):
     The plan comes from the model's registry entry (``stages=``): each stage
     is ``{"stage": name, "subdir": where under OUT ("" = OUT itself),
     "set": overrides}``, where the value ``"{prev}"`` stands for the previous
-    stage's output dir. Each stage is a plain run.
+    stage's output dir and ``"{NAME}"`` for that of the earlier stage NAME.
+    Each stage is a plain run.
     """
 
     name = "staged"
@@ -175,13 +183,15 @@ class StagedStrategy(Strategy):
         if stage != "both":
             return [(opts, None)]
         out = Path(opts.out or default_out(opts))
-        runs, prev = [], None
+        runs, prev, done = [], None, {}
         for s in stages:
             target = out / s["subdir"] if s["subdir"] else out
-            sets = {k: (str(prev) if v == "{prev}" else v) for k, v in s["set"].items()}
+            outs = {"{prev}": prev, **{"{" + k + "}": v for k, v in done.items()}}
+            sets = {k: (str(outs[v]) if isinstance(v, str) and outs.get(v) is not None else v)
+                    for k, v in s["set"].items()}
             over = {**opts.overrides, "stage": s["stage"], **sets}
             runs.append((dataclasses.replace(opts, out=str(target), overrides=over), s["stage"]))
-            prev = target
+            prev = done[s["stage"]] = target
         return runs
 
 

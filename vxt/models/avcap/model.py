@@ -50,6 +50,16 @@ def is_heldout(example_id: str, fraction: float) -> bool:
     return h / 0xFFFFFFFF < fraction
 
 
+def stage_examples(examples: list[dict], stage: str) -> list[dict]:
+    """A stage's own examples where a split holds both kinds: pre-training (``next_targets`` present: the
+    narration of a step and of the next one) for ``pretrain``, the others (describing captions) for
+    ``finetune``; a split of one kind is used whole."""
+    marked = [ex for ex in examples if "next_targets" in ex]
+    if not marked or len(marked) == len(examples):
+        return examples
+    return marked if stage == "pretrain" else [ex for ex in examples if "next_targets" not in ex]
+
+
 class AVCap(nn.Module):
     """Video Swin + audio transformer (+ subtitles) -> cross-modal encoder -> caption decoder."""
 
@@ -310,6 +320,20 @@ class AVCap(nn.Module):
         return [{"id": i, "prediction": v.decode(row)} for i, row in zip(batch["ids"], ids.tolist())]
 
     # ------------------------------------------------------------ persistence
+
+    def training_examples(self, examples: list[dict], split: str) -> list[dict]:
+        """What a run of this stage trains and validates on (:func:`stage_examples`), the rest said once."""
+        kept = stage_examples(examples, self.stage)
+        if len(kept) < len(examples):
+            from vxt.utils import say_once
+
+            what = "narrated pre-training (next_targets)" if self.stage == "finetune" else "caption (no next_targets)"
+            say_once(f"avcap --stage {self.stage}: skipped {len(examples) - len(kept)} {split} {what} examples")
+        return kept
+
+    def select_examples(self, examples: list[dict]) -> list[dict]:
+        """The examples ``vxt decode`` decodes: this stage's own (:func:`stage_examples`)."""
+        return stage_examples(examples, self.stage)
 
     def save_pretrained(self, out_dir) -> None:
         from vxt.nn.weights import save_model_dir

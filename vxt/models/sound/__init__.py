@@ -9,6 +9,8 @@
   PatchGAN discriminator with the hinge losses;
 - :mod:`~vxt.models.sound.lpaps`: the LPAPS perceptual loss (weights from a
   local folder);
+- :mod:`~vxt.models.sound.melgan`: the MelGAN vocoder (generator, multi-scale
+  discriminator, hinge and feature-matching losses), ``--stage vocoder``;
 - :mod:`~vxt.models.sound.task_model`: the ``--task sound`` model of the
   training loop and ``vxt decode`` (:class:`SoundTaskModel`), configured by
   :mod:`~vxt.models.sound.options`;

@@ -1,4 +1,5 @@
-"""Building the ``--task sound`` model of a stage for a data dir: the codebook, or the sampler on a trained one."""
+"""Building the ``--task sound`` model of a stage for a data dir: the vocoder, the codebook, or the sampler on a
+trained codebook."""
 
 from __future__ import annotations
 
@@ -30,8 +31,12 @@ def build_sound_task(name: str, overrides: dict | None = None, data_dir: str | P
     cfg = resolve(name, overrides)
     base = {"arch": "specvqgan", "task": "sound", "name": name, "frontend": FRONTEND,
             "data_dir": None if data_dir is None else str(Path(data_dir).resolve())}
+    if cfg.get("vocoder_exp"):
+        cfg["vocoder_exp"] = str(Path(cfg["vocoder_exp"]).resolve())
     if cfg["stage"] == "sampler":
         return _build_sampler(name, cfg, base, data_dir)
+    if cfg["stage"] == "vocoder":
+        return SoundTaskModel({**base, "stage": "vocoder", "vocoder": cfg["vocoder"]}, data_dir=data_dir)
     return _build_codebook(cfg, base, data_dir)
 
 
@@ -50,7 +55,7 @@ def _build_codebook(cfg: dict, base: dict, data_dir) -> SoundTaskModel:
 
         cfg["perceptual"] = str(Path(cfg["perceptual"]).resolve())
         perceptual = LPAPS.load(cfg["perceptual"])
-    for k in ("sampler", "visual", "codebook_exp", "features", "visual_weights"):
+    for k in ("sampler", "visual", "codebook_exp", "features", "visual_weights", "vocoder"):
         cfg.pop(k, None)
     return SoundTaskModel({**base, **cfg}, data_dir=data_dir, perceptual=perceptual)
 
@@ -95,7 +100,7 @@ def _build_sampler(name: str, cfg: dict, base: dict, data_dir) -> SoundTaskModel
                "vocab_size": int(cb["n_embed"])}
     config = {**base, "stage": "sampler", "codebook": cb, "sampler": sampler, "features": fcfg,
               "trained_from": str(Path(cfg["codebook_exp"]).resolve()), "base_lr": cfg["base_lr"],
-              "betas": cfg["betas"]}
+              "betas": cfg["betas"], "vocoder_exp": cfg.get("vocoder_exp") or codebook.config.get("vocoder_exp")}
     model = SoundTaskModel(config, data_dir=data_dir)
     model.vqgan.load_state_dict(codebook.vqgan.state_dict())
     model.visual = visual  # keep what it has read

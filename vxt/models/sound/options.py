@@ -1,11 +1,12 @@
-"""SpecVQGAN's presets (``specvqgan``: the paper's VGGSound codebook; ``specvqgan-tiny``: the same geometry,
-CPU-sized) and the stage plan of ``vxt train --task sound``."""
+"""SpecVQGAN's presets (``specvqgan``: the paper's VGGSound codebook and MelGAN; ``specvqgan-tiny``: the same
+geometry, CPU-sized) and the stage plan of ``vxt train --task sound``."""
 
 from __future__ import annotations
 
 import copy
 
 from vxt.errors import VxtError
+from vxt.models.sound.melgan import VOCODER
 
 #: configs/vggsound_codebook.yaml
 CODEBOOK = {
@@ -34,7 +35,7 @@ PRESETS: dict[str, dict] = {
         "codebook": CODEBOOK, "loss": LOSS, "disc": DISC,
         # lr = base_lr x batch size (SpecVQGAN's rule), Adam betas (0.5, 0.9)
         "base_lr": 4.5e-6, "betas": [0.5, 0.9],
-        "sampler": SAMPLER, "visual": VISUAL,
+        "sampler": SAMPLER, "visual": VISUAL, "vocoder": VOCODER,
     },
     "specvqgan-tiny": {
         "codebook": {**CODEBOOK, "ch": 8, "num_res_blocks": 1, "z_channels": 16, "embed_dim": 16, "n_embed": 64,
@@ -44,21 +45,25 @@ PRESETS: dict[str, dict] = {
         "base_lr": 1e-4, "betas": [0.5, 0.9],
         "sampler": {**SAMPLER, "n_layer": 2, "n_head": 2, "n_embd": 32, "n_feats": 5},
         "visual": {"arch": "resnet18", "size": 64},
+        "vocoder": {**VOCODER, "ngf": 4, "n_residual": 1, "num_D": 2, "ndf": 4, "n_layers_D": 2, "segment": 2048},
     },
 }
 
-#: the stages of ``--stage all``, in order: the codebook into OUT/codebook, then the sampler on it into OUT
-#: (the MelGAN vocoder comes later)
-STAGES = ("codebook", "sampler")
+#: the stages of ``--stage all``, in order: the codebook into OUT/codebook, the MelGAN vocoder into OUT/vocoder,
+#: then the sampler on the codebook into OUT, recording the vocoder its samples go through
+STAGES = ("codebook", "vocoder", "sampler")
 STAGE_PLAN = [{"stage": "codebook", "subdir": "codebook", "set": {}},
-              {"stage": "sampler", "subdir": "", "set": {"codebook_exp": "{prev}"}}]
+              {"stage": "vocoder", "subdir": "vocoder", "set": {}},
+              {"stage": "sampler", "subdir": "", "set": {"codebook_exp": "{codebook}", "vocoder_exp": "{vocoder}"}}]
 
 #: task-level options (``--set key=value``) that are not part of the network presets: the LPAPS folder
-#: (codebook), the trained codebook (sampler: ``--set codebook=EXP``), ``--features DIR``, ImageNet weights
-#: of the visual backbone (a local torchvision checkpoint)
-TASK_DEFAULTS = {"stage": "codebook", "perceptual": None, "codebook_exp": None, "features": None,
-                 "visual_weights": None}
-DECODE_KEYS = ("griffin_lim_iters", "seed", "samples", "top_k", "temperature")
+#: (codebook), the trained codebook (sampler: ``--set codebook=EXP``), the trained vocoder the decoded
+#: spectrograms go through (``--set vocoder_exp=EXP``; ``--stage all`` passes its own), ``--features DIR``,
+#: ImageNet weights of the visual backbone (a local torchvision checkpoint)
+TASK_DEFAULTS = {"stage": "codebook", "perceptual": None, "codebook_exp": None, "vocoder_exp": None,
+                 "features": None, "visual_weights": None}
+#: ``vxt decode --set``: ``vocoder=EXP`` (a ``--stage vocoder`` experiment) or ``vocoder=griffin-lim``
+DECODE_KEYS = ("griffin_lim_iters", "seed", "samples", "top_k", "temperature", "vocoder")
 
 
 def resolve(name: str, overrides: dict) -> dict:
@@ -77,8 +82,7 @@ def resolve(name: str, overrides: dict) -> dict:
         raise VxtError(f"unknown {name} option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     cfg = merge_config({**copy.deepcopy(PRESETS[name]), **TASK_DEFAULTS}, over)
     if cfg["stage"] not in STAGES:
-        raise VxtError(f"--stage must be one of {', '.join((*STAGES, 'all'))}, got {cfg['stage']!r} "
-                       "(the vocoder stage is not implemented yet)")
+        raise VxtError(f"--stage must be one of {', '.join((*STAGES, 'all'))}, got {cfg['stage']!r}")
     cb = cfg["codebook"]
     down = 2 ** (len(cb["ch_mult"]) - 1)
     if 80 % down or cb["resolution"] % down:

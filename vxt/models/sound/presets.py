@@ -2,8 +2,8 @@
 
 Each builds the ``--task sound`` model for a data dir (the training loop's
 contract: ``builder(overrides=..., data_dir=..., name=...)``), trained by the
-``gan`` strategy stage by stage (``--stage codebook``; ``--stage all`` runs
-every stage in order: the codebook alone for now).
+``gan`` strategy stage by stage (``--stage codebook|vocoder|sampler``;
+``--stage all`` runs every stage in order: codebook, MelGAN vocoder, sampler).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ def _register(name: str) -> None:
     def builder(overrides: dict | None = None, data_dir=None, name: str | None = None, _name=name):
         return build_sound_task(_name, overrides, data_dir)
 
-    builder.__doc__ = f"SpecVQGAN, preset {name!r} (--task sound): spectrogram codebook (VQGAN)."
+    builder.__doc__ = (f"SpecVQGAN, preset {name!r} (--task sound): spectrogram codebook (VQGAN), MelGAN vocoder, "
+                       "visually conditioned sampler.")
     MODELS.register(name, default_config=PRESETS[name], description=builder.__doc__, tasks=("sound",),
                     strategy="gan", stages=STAGE_PLAN)(builder)
 

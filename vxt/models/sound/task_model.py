@@ -26,11 +26,22 @@ the code positions; validation: ``-CE`` (minus the mean teacher-forced
 cross-entropy, higher is better). It trains as ``plain`` with the optimizer
 of :meth:`SoundTaskModel.optimizer_settings` (SpecVQGAN's AdamW).
 
+Stage ``vocoder``: MelGAN (:mod:`~vxt.models.sound.melgan`) trained by the
+``gan`` strategy on random ``segment``-sample pieces of the clips (8,192 in
+the paper) and the matching frames of their spectrograms: hinge losses for
+the multi-scale discriminator, adversarial plus 10 x feature matching for the
+generator, Adam (1e-4, betas 0.5, 0.9; ``--lr`` overrides). Validation:
+``1-L1`` between the spectrogram of the whole clip and that of its
+resynthesis.
+
 Decoding a codebook checkpoint reconstructs the clip's own spectrogram
 through the codebook; a sampler checkpoint samples ``samples`` code
 sequences per clip from its picture (top-k, temperature) and decodes them
-with the codebook's decoder. Either way the wave comes from Griffin-Lim (the
-fallback vocoder, labelled as such in ``preds.json``): no MelGAN yet.
+with the codebook's decoder; a vocoder checkpoint resynthesises the clip's
+own spectrogram. The wave comes from the MelGAN of ``--set vocoder=EXP`` or
+the one the checkpoint was trained with (``vocoder_exp``: ``--stage all``
+records it), else from Griffin-Lim (the fallback vocoder, labelled as such in
+``preds.json``; ``--set vocoder=griffin-lim`` asks for it).
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ import torch.nn as nn
 from vxt.errors import DataError, MediaError, VxtError
 from vxt.models.sound import frontend as fe
 from vxt.models.sound.features import VisualFeatures
+from vxt.models.sound.melgan import MelGANGenerator, MultiScaleDiscriminator, discriminator_loss, generator_loss
 from vxt.models.sound.options import DECODE_KEYS, SAMPLER_OPTIM
 from vxt.models.sound.sampler import GPT, column_major, from_column_major
 from vxt.models.sound.vqgan import VQGAN, PatchDiscriminator, hinge_d_loss, hinge_g_loss
@@ -83,13 +95,17 @@ class SoundTaskModel(nn.Module):
         super().__init__()
         self.config = config
         self.stage = config["stage"]
-        if self.stage not in ("codebook", "sampler"):
-            raise VxtError(f"a SpecVQGAN model is trained in stage codebook or sampler, not {self.stage!r}")
-        self.vqgan = VQGAN(config["codebook"])
-        self.discriminator = self.sampler = self.visual = None
+        if self.stage not in ("codebook", "sampler", "vocoder"):
+            raise VxtError(f"a SpecVQGAN model is trained in stage vocoder, codebook or sampler, not {self.stage!r}")
+        self.discriminator = self.sampler = self.visual = self.vocoder = self.vqgan = None
+        if self.stage == "vocoder":
+            self.vocoder = MelGANGenerator(config["vocoder"])
+            self.discriminator = MultiScaleDiscriminator(config["vocoder"])
+        else:
+            self.vqgan = VQGAN(config["codebook"])
         if self.stage == "codebook":
             self.discriminator = PatchDiscriminator(1, int(config["disc"]["ndf"]), int(config["disc"]["n_layers"]))
-        else:
+        elif self.stage == "sampler":
             self.vqgan.requires_grad_(False)  # the codebook of stage 1, frozen
             self.sampler = GPT(config["sampler"])
             self.visual = VisualFeatures(config["features"])
@@ -98,12 +114,14 @@ class SoundTaskModel(nn.Module):
         self._specs: dict[str, tuple[np.ndarray, bool]] = {}
         self._said_padded = False
         self._decode: dict | None = None  # None: validation during training (no vocoder)
+        self._waves: dict[str, np.ndarray] = {}  # the vocoder stage's 10 s waves per clip
+        self._melgan: list = [None, None]  # decoding: (a loaded MelGAN generator, its label), or Griffin-Lim
 
     # ------------------------------------------------------------ the loop's hooks
 
     @property
     def metric_name(self) -> str:
-        return "1-L1" if self.stage == "codebook" else "-CE"
+        return "-CE" if self.stage == "sampler" else "1-L1"
 
     def train(self, mode: bool = True) -> "SoundTaskModel":
         super().train(mode)
@@ -119,6 +137,8 @@ class SoundTaskModel(nn.Module):
         """(generator, discriminator) parameters; the sampler stage has no discriminator (it trains as plain)."""
         if self.stage == "sampler":
             return list(self.sampler.parameters()), []
+        if self.stage == "vocoder":
+            return list(self.vocoder.parameters()), list(self.discriminator.parameters())
         return list(self.vqgan.parameters()), list(self.discriminator.parameters())
 
     def optimizer_settings(self, opts) -> dict | None:
@@ -147,8 +167,16 @@ class SoundTaskModel(nn.Module):
                 "schedule": False}
 
     def gan_settings(self, opts) -> dict:
-        """SpecVQGAN's rule: lr = base_lr x batch size; Adam betas (0.5, 0.9)."""
+        """SpecVQGAN's rule: lr = base_lr x batch size; Adam betas (0.5, 0.9). The vocoder: MelGAN's Adam
+        (``vocoder.lr`` 1e-4, betas 0.5, 0.9), or ``--lr``."""
         from vxt.utils import say_once
+
+        if self.stage == "vocoder":
+            voc = self.config["vocoder"]
+            lr = float(opts.lr) if opts.lr_explicit() else float(voc["lr"])
+            say_once(f"the MelGAN vocoder trains at lr {lr:g} (Adam, betas {tuple(voc['betas'])}; "
+                     f"{'--lr' if opts.lr_explicit() else 'vocoder.lr, MelGAN: --lr X to change it'})")
+            return {"lr": lr, "betas": tuple(voc["betas"])}
 
         lr = float(self.config["base_lr"]) * int(opts.batch_size)
         say_once(f"the codebook trains at lr = base_lr {self.config['base_lr']:g} x batch size "
@@ -189,11 +217,42 @@ class SoundTaskModel(nn.Module):
                      " (said for the first such clip only)")
         return spec
 
+    def clip_wave(self, ex: dict) -> np.ndarray:
+        """The example's 10 s wave at 22,050 Hz (zero-padded or trimmed), float32 (read once per clip)."""
+        from vxt.data.media import read_audio
+
+        path = self._media(ex)
+        start = float(ex.get("start") or 0.0)
+        key = f"{path}|{start:.3f}"
+        if key not in self._waves:
+            wave = read_audio(path, start=start, end=start + fe.SECONDS, sr=fe.SAMPLE_RATE)
+            if wave.size == 0:
+                raise DataError("no audio in the clip's first 10 s", path=str(path), example_id=ex.get("id"))
+            self._waves[key] = fe.fit_length(wave)[0].astype(np.float32)
+        return self._waves[key]
+
+    def _vocoder_batch(self, exs: list[dict], train: bool, rng) -> dict:
+        """Training: a random ``segment`` of each clip (whole frames) and its spectrogram frames; else the clip."""
+        seg = max(1, int(self.config["vocoder"]["segment"]) // fe.HOP)
+        mels, waves = [], []
+        for ex in exs:
+            spec, wave = self.spectrogram(ex), self.clip_wave(ex)
+            T = spec.shape[-1]
+            n = min(seg, T) if train else T
+            f0 = rng.randint(0, T - n) if train and rng is not None else 0
+            mels.append(spec[:, f0 : f0 + n])
+            waves.append(wave[f0 * fe.HOP : (f0 + n) * fe.HOP])
+        return {"mel": torch.from_numpy(np.stack(mels).astype(np.float32)),
+                "wave": torch.from_numpy(np.stack(waves)[:, None])}
+
     def collate(self, items: list[dict], train: bool, rng=None) -> dict:
         if not items:
             raise DataError("an empty batch")
         exs = [it["example"] for it in items]
         batch: dict[str, Any] = {"ids": [str(ex.get("id", i)) for i, ex in enumerate(exs)], "examples": exs}
+        if self.stage == "vocoder":
+            batch.update(self._vocoder_batch(exs, train, rng))
+            return batch
         if self.stage == "sampler":
             n = int(self.config["sampler"]["n_feats"])
             batch["feats"] = torch.from_numpy(np.stack([self.visual.rows(ex, n, self._media(ex)) for ex in exs]))
@@ -215,7 +274,22 @@ class SoundTaskModel(nn.Module):
         w = (g1.norm() / (g2.norm() + 1e-4)).clamp(lo, hi).detach()
         return w * float(loss["disc_weight"])
 
+    def _vocoder_forward(self, batch: dict) -> dict:
+        voc = self.config["vocoder"]
+        if batch.get("gan_part", "generator") == "discriminator":
+            return {"loss": discriminator_loss(self.discriminator(batch["real"]), self.discriminator(batch["fake"]))}
+        real = batch["wave"]
+        fake = self.vocoder(batch["mel"])[..., : real.shape[-1]]
+        with torch.no_grad():
+            d_real = self.discriminator(real)
+        total, adv, fm = generator_loss(d_real, self.discriminator(fake), int(voc["n_layers_D"]),
+                                        float(voc["lambda_feat"]))
+        return {"loss": total, "log_adv": adv.detach(), "log_fm": fm.detach(),
+                "disc_batch": {"real": real.detach(), "fake": fake.detach()}}
+
     def forward(self, batch: dict) -> dict:
+        if self.stage == "vocoder":
+            return self._vocoder_forward(batch)
         x = batch["spec"]
         if self.stage == "sampler":
             with torch.no_grad():
@@ -271,27 +345,67 @@ class SoundTaskModel(nn.Module):
                         "temperature": float(overrides.get("temperature", sc.get("temperature", 1.0)))}
         if self._decode["samples"] < 1:
             raise VxtError(f"samples must be a whole number >= 1, got {overrides.get('samples')!r}")
-        if self.stage == "codebook":
+        if self.stage in ("codebook", "vocoder"):
             if features is not None:
-                raise VxtError("--features conditions the sampler, which this codebook-only checkpoint does not have")
+                raise VxtError(f"--features conditions the sampler, which this {self.stage} checkpoint does not have")
             if self._decode["samples"] > 1:
-                raise VxtError("a codebook-only checkpoint reconstructs each clip once: --samples needs a sampler "
+                raise VxtError(f"a {self.stage} checkpoint reconstructs each clip once: --samples needs a sampler "
                                "checkpoint (--stage sampler)")
-            say_once("this checkpoint has the codebook only (no sampler): decoding reconstructs each clip's own "
-                     f"sound through the codebook; no MelGAN vocoder: the wave comes from {fe.FALLBACK_LABEL}")
-        else:
-            if features is not None:
-                if not Path(features).is_dir():
-                    raise DataError("no such features folder", path=str(features))
-                self.visual = VisualFeatures({"source": "files", "dir": str(Path(features).resolve())})
-            say_once(f"no MelGAN vocoder yet: the wave comes from {fe.FALLBACK_LABEL}")
+        elif features is not None:
+            if not Path(features).is_dir():
+                raise DataError("no such features folder", path=str(features))
+            self.visual = VisualFeatures({"source": "files", "dir": str(Path(features).resolve())})
+        if self.stage == "vocoder":
+            self._melgan = [self.vocoder, "MelGAN (this checkpoint)"]
+            say_once("this is a vocoder checkpoint: decoding resynthesises each clip's own spectrogram with it")
+            return
+        self._melgan = self._load_vocoder(overrides.get("vocoder"))
+        what = ("this checkpoint has the codebook only (no sampler): decoding reconstructs each clip's own sound "
+                "through the codebook; " if self.stage == "codebook" else "")
+        say_once(f"{what}the wave comes from {self._melgan[1] or fe.FALLBACK_LABEL}")
 
-    def _wave_fields(self, spec: np.ndarray) -> dict:
+    def _load_vocoder(self, asked) -> list:
+        """``[generator, label]`` of ``--set vocoder=EXP`` or of the recorded ``vocoder_exp``; ``[None, None]``
+        for Griffin-Lim (asked for with ``vocoder=griffin-lim``, or no vocoder known, or the recorded one gone)."""
+        from vxt.utils import say_once
+
+        if asked == "griffin-lim":
+            return [None, None]
+        path = asked if asked is not None else self.config.get("vocoder_exp")
+        if path is None:
+            return [None, None]
+        if not (Path(path) / "config.json").is_file():
+            if asked is None:  # recorded at training time, since moved: say so, fall back
+                say_once(f"the vocoder this checkpoint was trained with is not at {path} any more "
+                         "(--set vocoder=EXP to give it)")
+                return [None, None]
+            raise VxtError("--set vocoder= takes a `vxt train --task sound --stage vocoder` experiment "
+                           "(or griffin-lim)", path=str(path))
+        from vxt.models import load_checkpoint
+
+        other = load_checkpoint(path)
+        if not isinstance(other, SoundTaskModel) or other.stage != "vocoder":
+            raise VxtError("--set vocoder= takes a SpecVQGAN experiment of --stage vocoder", path=str(path))
+        return [other.vocoder.eval(), f"MelGAN ({Path(path).resolve()})"]
+
+    def _vocode(self, spec: np.ndarray) -> np.ndarray:
+        """A ``[80, T]`` spectrogram in [0, 1] -> ``(T - 1) x 256`` samples through the MelGAN."""
+        net = self._melgan[0].to(self._device())
+        with torch.no_grad():
+            x = torch.from_numpy(np.ascontiguousarray(spec, dtype=np.float32))[None].to(self._device())
+            wave = net(x)[0, 0].float().cpu().numpy()
+        return wave[: (spec.shape[-1] - 1) * fe.HOP].astype(np.float64)
+
+    def _wave_fields(self, spec: np.ndarray, start_frame: int | None = None) -> dict:
         d = self._decode
-        return {"wave": fe.griffin_lim(spec, n_iter=d["griffin_lim_iters"], seed=d["seed"]), "spec": spec,
-                "sample_rate": fe.SAMPLE_RATE, "vocoder": fe.FALLBACK_LABEL,
-                # the crop starts 6 frames (~70 ms) into the clip: where the wave belongs on the clip's timeline
-                "start": round(fe.crop_offset() * fe.HOP / fe.SAMPLE_RATE, 6)}
+        if self._melgan[0] is not None:
+            wave, label = self._vocode(spec), self._melgan[1]
+        else:
+            wave, label = fe.griffin_lim(spec, n_iter=d["griffin_lim_iters"], seed=d["seed"]), fe.FALLBACK_LABEL
+        # the crop starts 6 frames (~70 ms) into the clip: where the wave belongs on the clip's timeline
+        first = fe.crop_offset() if start_frame is None else start_frame
+        return {"wave": wave, "spec": spec, "sample_rate": fe.SAMPLE_RATE, "vocoder": label,
+                "start": round(first * fe.HOP / fe.SAMPLE_RATE, 6)}
 
     @torch.no_grad()
     def predict(self, batch: dict, options: Any = None) -> list[dict]:
@@ -300,6 +414,8 @@ class SoundTaskModel(nn.Module):
         try:
             if self.stage == "sampler":
                 return self._predict_sampler(batch)
+            if self.stage == "vocoder":
+                return self._predict_vocoder(batch)
             x = batch["spec"].to(self._device())
             xrec, _, codes = self.vqgan(x)
             real = fe.from_model(x[:, 0].cpu().numpy())
@@ -315,6 +431,23 @@ class SoundTaskModel(nn.Module):
             return preds
         finally:
             self.train(was_training)
+
+    def _predict_vocoder(self, batch: dict) -> list[dict]:
+        """The whole clip's spectrogram -> MelGAN -> the spectrogram of that wave: ``1-L1`` (and the wave)."""
+        mel = batch["mel"].to(self._device())
+        waves = self.vocoder(mel)[:, 0, : (mel.shape[-1] - 1) * fe.HOP].float().cpu().numpy()
+        preds = []
+        for i, cid in enumerate(batch["ids"]):
+            real = batch["mel"][i].numpy().astype(np.float64)
+            again = fe.melspectrogram(waves[i], fe.SAMPLE_RATE, fit=False)[:, : real.shape[-1]]
+            l1 = float(np.abs(real[:, : again.shape[-1]] - again).mean())
+            p = {"id": cid, "prediction": f"MelGAN resynthesis ({real.shape[-1]} frames)", "l1": l1,
+                 "scores": {"1-L1": 1.0 - l1}}
+            if self._decode is not None:
+                p.update({"wave": waves[i].astype(np.float64), "spec": real, "sample_rate": fe.SAMPLE_RATE,
+                          "vocoder": self._melgan[1], "start": 0.0})
+            preds.append(p)
+        return preds
 
     def _predict_sampler(self, batch: dict) -> list[dict]:
         dev = self._device()

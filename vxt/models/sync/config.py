@@ -25,7 +25,11 @@ transformer
     ``d`` (512), ``heads`` (8), ``layers`` (3: the global transformer),
     ``selector_layers`` (3), ``n_selectors`` (16 per modality), ``dropout``
     (0.1); ``selectors=false`` is the baseline that feeds every token to the
-    global transformer.
+    global transformer;
+training
+    Adam at ``base_lr`` (5e-6) per GPU unless ``--lr`` is given, warmed up
+    linearly from lr / 100 over ``warmup_steps`` (1,000; 100 in the tiny
+    preset), then constant; gradients clipped at 1 (``--grad-clip``).
 """
 
 from __future__ import annotations
@@ -67,6 +71,9 @@ BASE = {
     "n_selectors": 16,
     "selectors": True,
     "dropout": 0.1,
+    # training (the paper): Adam at base_lr per GPU (--lr overrides), warmed up from lr / 100 over warmup_steps
+    "base_lr": 5e-6,
+    "warmup_steps": 1000,
     # the time axes' learned positions start at N(0, 0.02) (random, as SparseSync) or at sinusoids of each token's
     # time in seconds, the same for both streams (time)
     "position_init": "random",
@@ -79,13 +86,13 @@ SYNC_PRESETS: dict[str, dict] = {
     # a CPU step well under a second: small frames (same fps and length, so the same timing), conv stacks, d 32
     "sparsesync-tiny": merge_config(BASE, {
         "video_encoder": "tiny", "audio_encoder": "tiny", "size_before_crop": 72, "crop": 64,
-        "d": 32, "heads": 2, "layers": 1, "selector_layers": 1, "n_selectors": 4, "dropout": 0.0,
+        "d": 32, "heads": 2, "layers": 1, "selector_layers": 1, "n_selectors": 4, "dropout": 0.0, "warmup_steps": 100,
         "tiny_video_channels": [8, 16, 32], "tiny_audio_channels": [4, 8, 16, 16, 32],
     }),
 }
 
 #: keys of the ``--set`` options of ``vxt decode --task sync`` (the model ignores those the task reads)
-DECODE_KEYS = ("shift", "method", "vstart")
+DECODE_KEYS = ("shift", "method", "vstart", "hop", "windows")
 #: keys that never come from --set (they describe the checkpoint)
 _FIXED = ("arch", "task", "name", "data_dir", "class")
 

@@ -18,7 +18,8 @@ Times here are seconds from the start of the example's clip (its manifest
   (the same at every evaluation); never mirrored;
 * a media file given to ``vxt decode`` (:func:`file_trim`): the file as it
   is (audio and video trims at the same times, centred in the file unless
-  ``vstart`` is given): the offset found is the file's own.
+  ``vstart`` is given): the offset found is the file's own; a file longer
+  than a trim is read in windows sliding over it (:func:`file_windows`).
 """
 
 from __future__ import annotations
@@ -112,6 +113,27 @@ def file_trim(duration: float, cfg: dict, vstart: float | None = None) -> Trim:
         vstart = math.floor(max(0.0, duration - clip) / 2 * fps) / fps
     v = min(max(0.0, float(vstart)), max(0.0, duration - clip))
     return Trim(v, v, None)
+
+
+def file_windows(duration: float, cfg: dict, hop: float | None = None, max_windows: int = 16) -> list[Trim]:
+    """Trims sliding over a media file as it is: starts ``0, hop, 2 hop, ...`` (default hop: half a trim, rounded
+    to whole frames), plus one ending at the file's end when the grid stops short of it; more than ``max_windows`` are
+    thinned evenly (first and last kept). A file with room for one trim only gets :func:`file_trim`'s centred one."""
+    clip, fps = float(cfg["clip_seconds"]), float(cfg["fps"])
+    hop = clip / 2 if hop is None else float(hop)
+    room = duration - clip
+    if max_windows <= 1 or room < hop - 0.5 / fps:
+        return [file_trim(duration, cfg)]
+    last = math.floor(room * fps + 1e-6)  # frames
+    step = max(1, math.floor(hop * fps + 0.5))  # the hop in whole frames (2.5 s at 25 fps: 63 frames, 2.52 s)
+    frames = list(range(0, last + 1, step))
+    if frames[-1] != last:
+        frames.append(last)
+    starts = [k / fps for k in frames]
+    if len(starts) > max_windows:
+        idx = np.unique(np.round(np.linspace(0, len(starts) - 1, max_windows)).astype(int))
+        starts = [starts[i] for i in idx]
+    return [Trim(v, v, None) for v in starts]
 
 
 # ---------------------------------------------------------------- reading

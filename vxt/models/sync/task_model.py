@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -21,7 +23,8 @@ import torch.nn.functional as F
 from vxt.errors import DataError, VxtError
 from vxt.metrics.sync import offset_grid, offset_to_class
 from vxt.models.sync.config import DECODE_KEYS, check_config, min_clip_seconds
-from vxt.models.sync.inputs import Trim, eval_trim, file_trim, hflip, log_spectrogram, read_trim, train_trim
+from vxt.models.sync.inputs import (Trim, eval_trim, file_trim, file_windows, hflip, log_spectrogram, read_trim,
+                                    train_trim)
 from vxt.models.sync.net import SparseSyncNet, build_encoders, token_shapes
 
 CLASS_PATH = "vxt.models.sync:SyncModel"
@@ -54,6 +57,8 @@ class SyncModel(nn.Module):
         self.data_dir = None if data is None else Path(data)
         self._files_mode = False  # vxt decode of media files: take them as they are
         self._vstart: float | None = None
+        self._hop: float | None = None  # media files: the windows' hop (default half a trim) and how many at most
+        self._max_windows = 16
         self._durations: dict[str, float] = {}
 
     def _load_backbones(self) -> None:
@@ -69,6 +74,23 @@ class SyncModel(nn.Module):
 
     def _device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def optimizer_settings(self, opts) -> dict:
+        """SparseSync's optimizer: Adam at ``base_lr`` (5e-6) x the number of processes unless ``--lr`` is given,
+        warmed up linearly from lr / 100 over ``warmup_steps``, then constant."""
+        from vxt.utils import say_once
+
+        cfg = self.config
+        world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+        base = float(cfg.get("base_lr", 5e-6))
+        lr = float(opts.lr) if opts.lr_explicit() else base * world
+        warm = int(cfg.get("warmup_steps", 0) or 0)
+        how = "--lr" if opts.lr_explicit() else f"base_lr {base:g} x {world} process(es)"
+        say_once(f"sync: Adam at lr {lr:g} ({how})"
+                 + (f", warmed up from lr / 100 over {warm} steps, then constant" if warm else ", constant"))
+        params = [p for p in self.parameters() if p.requires_grad]
+        return {"groups": [{"params": params}], "lr": lr, "betas": (0.9, 0.999), "optimizer": "adam",
+                "schedule": "warmup" if warm else False, "warmup_steps": max(1, warm), "warmup_from": 0.01}
 
     # ------------------------------------------------------------ inputs
 
@@ -100,6 +122,17 @@ class SyncModel(nn.Module):
         length = file_len if length is None else min(length, file_len)
         return path, start, length
 
+    def trims_for(self, ex: dict, train: bool, rng: random.Random | None) -> tuple[list[Trim], str, float]:
+        """The inputs of one example: one trim, or for a media file in decode the windows sliding over it."""
+        if self._files_mode and ex.get("offset") is None:
+            path, start, length = self._clip(ex)
+            vstart = self._vstart if self._vstart is not None else ex.get("vstart")
+            if vstart is not None:
+                return [file_trim(length, self.config, vstart)], path, start
+            return file_windows(length, self.config, self._hop, self._max_windows), path, start
+        trim, path, start = self.trim_for(ex, train, rng)
+        return [trim], path, start
+
     def trim_for(self, ex: dict, train: bool, rng: random.Random | None) -> tuple[Trim, str, float]:
         path, start, length = self._clip(ex)
         cfg = self.config
@@ -114,31 +147,38 @@ class SyncModel(nn.Module):
         return eval_trim(ex, length, self.grid, cfg), path, start
 
     def collate(self, items: list[dict], train: bool, rng=None) -> dict:
-        """``[{"example", ...}]`` -> ``video`` uint8 ``[B, T, S, S, 3]``, ``spec`` ``[B, 1, F, T]``, ``target``."""
+        """``[{"example", ...}]`` -> ``video`` uint8 ``[N, T, S, S, 3]``, ``spec`` ``[N, 1, F, T]``, ``target``.
+
+        One row per trim: ``N`` is the number of examples, except for media
+        files in decode, which give one row per window (``groups``: each
+        example's ``(first row, end row)``).
+        """
         if not items:
             raise DataError("an empty batch")
         cfg = self.config
         S, C = int(cfg["size_before_crop"]), int(cfg["crop"])
-        frames, specs, targets, trims = [], [], [], []
+        frames, specs, targets, trims, groups = [], [], [], [], []
         for it in items:
             ex = it["example"]
-            trim, path, start = self.trim_for(ex, train, rng)
-            crop_at = None
-            if train and cfg["random_crop"] and S > C:
-                crop_at = (rng.randint(0, S - C), rng.randint(0, S - C)) if rng is not None else None
-            try:
-                f, w = read_trim(path, trim, start, cfg, crop_at=crop_at)
-            except VxtError as e:
-                raise DataError(e.message, path=e.path, example_id=ex.get("id")) from None
-            if train:  # old checkpoints' configs have no hflip: they never flipped
-                f = hflip(f, float(cfg.get("hflip", 0.0)), rng)
-            frames.append(torch.from_numpy(f))
-            specs.append(log_spectrogram(w, cfg))
-            targets.append(-100 if trim.offset is None else offset_to_class(trim.offset, self.grid))
-            trims.append(trim)
+            ex_trims, path, start = self.trims_for(ex, train, rng)
+            groups.append((len(trims), len(trims) + len(ex_trims)))
+            for trim in ex_trims:
+                crop_at = None
+                if train and cfg["random_crop"] and S > C:
+                    crop_at = (rng.randint(0, S - C), rng.randint(0, S - C)) if rng is not None else None
+                try:
+                    f, w = read_trim(path, trim, start, cfg, crop_at=crop_at)
+                except VxtError as e:
+                    raise DataError(e.message, path=e.path, example_id=ex.get("id")) from None
+                if train:  # old checkpoints' configs have no hflip: they never flipped
+                    f = hflip(f, float(cfg.get("hflip", 0.0)), rng)
+                frames.append(torch.from_numpy(f))
+                specs.append(log_spectrogram(w, cfg))
+                targets.append(-100 if trim.offset is None else offset_to_class(trim.offset, self.grid))
+                trims.append(trim)
         return {"ids": [str(it["example"].get("id", i)) for i, it in enumerate(items)],
                 "video": torch.stack(frames), "spec": torch.stack(specs).unsqueeze(1),
-                "target": torch.tensor(targets, dtype=torch.long), "trims": trims}
+                "target": torch.tensor(targets, dtype=torch.long), "trims": trims, "groups": groups}
 
     # ------------------------------------------------------------ the network
 
@@ -158,25 +198,49 @@ class SyncModel(nn.Module):
         acc = (logits.argmax(-1) == target).float().mean()
         return {"loss": loss, "log_accuracy_1": acc.detach()}
 
+    #: windows of one media file sent through the network at once (memory: the paper's are 19 MB of frames each)
+    WINDOW_CHUNK = 8
+
     @torch.no_grad()
     def predict(self, batch: dict, options=None) -> list[dict]:
-        """One dict per input: ``offset`` (s), ``probs`` over the grid, ``target`` (s) where known."""
+        """One dict per example: ``offset`` (s), ``probs`` over the grid, ``candidates`` (the three likeliest
+        offsets), ``target`` (s) where known; a media file read in several windows adds ``windows`` (each one's
+        ``vstart``, ``offset``, ``probability``) and ``agreement`` (the share of windows within one class of the
+        overall offset, which is the argmax of the windows' mean probabilities: a soft vote that one odd window
+        cannot swing)."""
         was = self.training
         self.eval()
         try:
-            probs = torch.softmax(self.logits(batch).float(), dim=-1).cpu().numpy()
+            n = len(batch["trims"])
+            parts = [torch.softmax(self.logits({**batch, "video": batch["video"][i : i + self.WINDOW_CHUNK],
+                                                "spec": batch["spec"][i : i + self.WINDOW_CHUNK]}).float(), dim=-1)
+                     for i in range(0, n, self.WINDOW_CHUNK)]
+            probs = torch.cat(parts).cpu().numpy()
         finally:
             self.train(was)
+        groups = batch.get("groups") or [(i, i + 1) for i in range(n)]
         out = []
-        for i, p in enumerate(probs):
+        for i, (a, b) in enumerate(groups):
+            win = probs[a:b]
+            p = win.mean(axis=0)
             k = int(p.argmax())
             off = float(self.grid[k])
-            trim = batch["trims"][i]
+            trims = batch["trims"][a:b]
+            top = np.argsort(-p, kind="stable")[:3]
             row = {"id": batch["ids"][i], "prediction": f"{off:+.1f} s", "offset": off,
                    "probs": [round(float(x), 6) for x in p],
-                   "vstart": round(trim.vstart, 4), "max_offset": float(self.config["max_offset"])}
-            if trim.offset is not None:
-                row["target"] = float(self.grid[offset_to_class(trim.offset, self.grid)])
+                   "candidates": [{"offset": float(self.grid[j]), "probability": round(float(p[j]), 6)} for j in top],
+                   "max_offset": float(self.config["max_offset"])}
+            if len(trims) == 1:
+                row["vstart"] = round(trims[0].vstart, 4)
+            else:
+                ks = win.argmax(axis=1)
+                row["windows"] = [{"vstart": round(t.vstart, 4), "offset": float(self.grid[int(kk)]),
+                                   "probability": round(float(w[int(kk)]), 6)} for t, kk, w in zip(trims, ks, win)]
+                row["agreement"] = round(float(np.mean(np.abs(ks - k) <= 1)), 4)
+                row["clip_seconds"] = float(self.config["clip_seconds"])
+            if trims[0].offset is not None:
+                row["target"] = float(self.grid[offset_to_class(trims[0].offset, self.grid)])
             out.append(row)
         return out
 
@@ -186,8 +250,11 @@ class SyncModel(nn.Module):
                          overrides: dict | None = None) -> None:
         """Decode a data dir split (its fixed offsets) or media files (``data_dir=None``: as they are).
 
-        ``overrides``: ``vstart`` (where the 5 s trims of a media file start;
-        default centred); ``shift`` and ``method`` belong to ``--fix``.
+        ``overrides``: ``vstart`` (one 5 s trim of each media file, starting
+        there), else windows slide over the file every ``hop`` seconds
+        (default half a trim), at most ``windows`` of them (default 16, spread
+        evenly; ``windows=1``: the one trim in the middle); ``shift`` and
+        ``method`` belong to ``--fix``.
         """
         if features is not None:
             raise VxtError("--features does not apply to --task sync (it reads the media files)")
@@ -202,6 +269,12 @@ class SyncModel(nn.Module):
         if vstart is not None and (not isinstance(vstart, (int, float)) or isinstance(vstart, bool) or vstart < 0):
             raise VxtError(f"--set vstart= takes seconds >= 0, got {vstart!r}")
         self._vstart = None if vstart is None else float(vstart)
+        hop, windows = over.get("hop"), over.get("windows", 16)
+        if hop is not None and (not isinstance(hop, (int, float)) or isinstance(hop, bool) or not hop > 0):
+            raise VxtError(f"--set hop= takes seconds > 0, got {hop!r}")
+        if not isinstance(windows, int) or isinstance(windows, bool) or windows < 1:
+            raise VxtError(f"--set windows= takes a whole number >= 1, got {windows!r}")
+        self._hop, self._max_windows = (None if hop is None else float(hop)), windows
 
     def use_data_dir(self, data_dir: str | Path) -> None:
         """Read media under ``data_dir`` (a resumed run's ``--data``)."""
