@@ -210,3 +210,20 @@ def test_vggish_takes_the_released_key_layout():
     released["pproc._pca_means"] = torch.zeros(128)  # the PCA post-processing is skipped
     vgg.load_checkpoint_state_dict(released, source="vggish-10086976.pth")
     assert vgg.features(torch.full((2, 1, 10, 16), -40.0)).shape == (2, 128)  # a short tail is padded
+
+
+def test_two_processes_keep_one_wma_table(domains_data, no_java, tmp_path):
+    """Under DDP each rank adds every rank's words to W_ma: the table counts what one process counts."""
+    from safetensors.torch import load_file
+
+    from vxt.train.loop import TrainOptions, train
+
+    tables = []
+    for n in (1, 2):
+        opts = TrainOptions(task="caption", model="tavt-tiny", data=str(domains_data), out=str(tmp_path / f"n{n}"),
+                            overrides={"source_domains": "photo,cartoon,night"}, max_steps=2, batch_size=4,
+                            nproc=n, evaluate=False)
+        train(opts)
+        tables.append(load_file(str(tmp_path / f"n{n}" / "last" / "model.safetensors"))["wma_count"])
+    assert float(tables[0].sum()) > 0 and bool((tables[0] == tables[1]).all())
+    assert json.loads((tmp_path / "n2" / "run.json").read_text())["world_size"] == 2

@@ -29,9 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
-#: the paper's vocoder (SpecVQGAN's vocoder/ settings); lr and betas are MelGAN's Adam
-VOCODER = {"ngf": 32, "ratios": [8, 8, 2, 2], "n_residual": 3, "num_D": 3, "ndf": 16, "n_layers_D": 4,
-           "downsampling": 4, "lambda_feat": 10.0, "segment": 8192, "lr": 1e-4, "betas": [0.5, 0.9]}
+from vxt.models.sound.options import VOCODER  # noqa: F401 - the paper's settings, re-exported
 
 
 def _conv(*args, **kwargs) -> nn.Module:

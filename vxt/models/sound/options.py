@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 
 from vxt.errors import VxtError
-from vxt.models.sound.melgan import VOCODER
 
 #: configs/vggsound_codebook.yaml
 CODEBOOK = {
@@ -29,6 +28,10 @@ SAMPLER = {"n_layer": 24, "n_head": 16, "n_embd": 1024, "pdrop": 0.1, "n_feats":
            "top_k": 100, "temperature": 1.0, **SAMPLER_OPTIM}
 #: the visual features when no --features folder is given: ImageNet ResNet-50, 2,048-d, 21.5 fps
 VISUAL = {"arch": "resnet50", "size": 224}
+
+#: the MelGAN vocoder (SpecVQGAN's vocoder/ settings: :mod:`~vxt.models.sound.melgan`); lr and betas are MelGAN's Adam
+VOCODER = {"ngf": 32, "ratios": [8, 8, 2, 2], "n_residual": 3, "num_D": 3, "ndf": 16, "n_layers_D": 4,
+           "downsampling": 4, "lambda_feat": 10.0, "segment": 8192, "lr": 1e-4, "betas": [0.5, 0.9]}
 
 PRESETS: dict[str, dict] = {
     "specvqgan": {

@@ -214,9 +214,20 @@ class TAVT(nn.Module):
             loss_dep = loss_cap * 0.0
         loss = loss_cap + float(cfg["rec_weight"]) * loss_rec + float(cfg["lambda"]) * loss_dis + mu * loss_dep
         if self.training:
-            L.update_token_table(self.wma_sum, self.wma_count, tgt, psi, tok_mask)
+            self._update_wma(tgt, psi, tok_mask)
         return {"loss": loss, "log_loss_cap": loss_cap.detach(), "log_loss_rec": loss_rec.detach(),
                 "log_loss_dis": loss_dis.detach(), "log_loss_dep": loss_dep.detach()}
+
+    def _update_wma(self, tgt: torch.Tensor, psi: torch.Tensor, tok_mask: torch.Tensor) -> None:
+        """Add this batch's words to W_ma's running table; under DDP every rank adds every rank's words (the
+        increments are summed over the ranks), so the table is the one a single process would hold."""
+        inc_sum, inc_count = torch.zeros_like(self.wma_sum), torch.zeros_like(self.wma_count)
+        L.update_token_table(inc_sum, inc_count, tgt, psi, tok_mask)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(inc_sum)
+            torch.distributed.all_reduce(inc_count)
+        self.wma_sum += inc_sum
+        self.wma_count += inc_count
 
     # ------------------------------------------------------------ inference
 
