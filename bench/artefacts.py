@@ -147,13 +147,17 @@ def trim_video(feats: np.ndarray, frames: np.ndarray, k0: int) -> np.ndarray:
     return np.concatenate([f, change[:, None]], axis=1).T.astype(np.float32)
 
 
-def trim_audio(wave: np.ndarray, s0: int) -> np.ndarray:
-    """``[32, 626]``: the trim's standardised log power spectrogram (SparseSync's), pooled to 32 bands."""
+def trim_audio(wave: np.ndarray, starts: list[int]) -> np.ndarray:
+    """``[len(starts), 32, 626]``: each trim's standardised log power spectrogram (SparseSync's, computed on the
+    trim alone, as the model's input is), pooled to 32 bands."""
+    import torch
+
     from vxt.models.sync.inputs import log_spectrogram
 
     n = int(TRIM * SR_READ)
-    spec = log_spectrogram(wave[s0 : s0 + n], {"n_fft": 512, "hop": 128}).numpy()  # [257, 626]
-    return spec[:256].reshape(32, 8, -1).mean(1).astype(np.float32)
+    trims = torch.from_numpy(np.stack([wave[s0 : s0 + n] for s0 in starts]).astype(np.float32))
+    spec = log_spectrogram(trims, {"n_fft": 512, "hop": 128}).numpy()  # [T, 257, 626], standardised per trim
+    return spec[:, :256].reshape(len(starts), 32, 8, -1).mean(2).astype(np.float32)
 
 
 def clip_trims(path: Path, stream: str) -> np.ndarray:
@@ -168,7 +172,7 @@ def clip_trims(path: Path, stream: str) -> np.ndarray:
     need = int((STEP * (N_CLASSES - 1) + TRIM) * SR_READ)
     if len(wave) < need:
         wave = np.pad(wave, (0, need - len(wave)))
-    return np.stack([trim_audio(wave, int(round(c * STEP * SR_READ))) for c in range(N_CLASSES)])
+    return trim_audio(wave, [int(round(c * STEP * SR_READ)) for c in range(N_CLASSES)])
 
 
 # ---------------------------------------------------------------- the probe
@@ -243,6 +247,8 @@ def main(argv=None) -> int:
     ap.add_argument("--conditions", default=",".join(CONDITIONS))
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/vxt-artefacts"))
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "artefacts.json")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the other conditions' results already in --out (e.g. audio with other seeds)")
     args = ap.parse_args(argv)
     conds = [c.strip() for c in args.conditions.split(",") if c.strip()]
     bad = [c for c in conds if c not in CONDITIONS]
@@ -281,14 +287,20 @@ def main(argv=None) -> int:
         key = c.split("-")[0]
         th = THESIS.get(key)
         summary[c] = {"top1_mean": round(t1[0], 2), "top1_std": round(t1[1], 2), "top5_mean": round(t5[0], 2),
-                      "top5_std": round(t5[1], 2), "thesis": th, "runs": rows[c]}
+                      "top5_std": round(t5[1], 2), "seeds": args.seeds, "thesis": th, "runs": rows[c]}
         table.add_row(c, f"{t1[0]:.1f} ± {t1[1]:.1f}", f"{t5[0]:.1f} ± {t5[1]:.1f}",
                       "-" if th is None else f"{th[0]:.1f} / {th[1]:.1f}")
     Console().print(table)
-    meta = {"command": "python bench/artefacts.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    command = "python bench/artefacts.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    for c in summary:
+        summary[c]["command"] = command
+    if args.merge and args.out.is_file():
+        old = json.loads(args.out.read_text()).get("results", {})
+        summary = {**{c: r for c, r in old.items() if c not in summary}, **summary}
+    meta = {"command": command,
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "torch": torch.__version__},
             "settings": {"train_clips": args.train_clips, "test_clips": args.test_clips, "epochs": args.epochs,
-                         "seeds": args.seeds, "size": SIZE, "fps": FPS, "read_sr": SR_READ},
+                         "size": SIZE, "fps": FPS, "read_sr": SR_READ},
             "chance": {"top1": 100 / N_CLASSES, "top5": 500 / N_CLASSES}, "results": summary}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, meta)
