@@ -434,8 +434,11 @@ def test_ctrl_c_says_interrupted_and_how_to_resume_and_a_resumed_run_clears_dead
     cmd = [sys.executable, "-m", "vxt.cli", "train", "--task", "dense", "--model", "bmt-tiny", "--stage", "captioner",
            "--data", str(dense_data), "--out", str(out), "--max-steps", "100000", "--save-every", "1",
            "--batch-size", "3", *FAST]
+    # a shell starts background jobs with SIGINT ignored, and a child inherits that (Python then installs no
+    # KeyboardInterrupt handler): give the run the default disposition, as a terminal's Ctrl-C finds it
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(VXT_CACHE=tmp_path / "cache"))
+                            env=_env(VXT_CACHE=tmp_path / "cache"),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 120
         while not (out / "last" / "train_state.pt").exists() and time.time() < deadline and proc.poll() is None:
