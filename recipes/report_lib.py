@@ -31,6 +31,16 @@ def mean_std(xs: list[float]) -> str:
     return f"{statistics.mean(xs):.2f} ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else f"{xs[0]:.2f}"
 
 
+def metric_cells(sub: list[dict], metrics: list[str], seconds: tuple[str, ...]) -> list[str]:
+    """A results row's cells: mean ± std of each metric over the runs ``sub``, the number of runs, and the
+    median of each ``seconds`` field (empty where no run recorded it)."""
+    cols = [mean_std([r[k] for r in sub if k in r]) for k in metrics] + [str(len(sub))]
+    for key in seconds:
+        xs = [r[key] for r in sub if r.get(key) is not None]
+        cols.append(f"{statistics.median(xs):.1f}" if xs else "")
+    return cols
+
+
 def save_figure(fig, path: Path, dpi: int = 110) -> None:
     """Write a matplotlib figure as PNG (temp file, then rename) and close it."""
     import matplotlib.pyplot as plt

@@ -25,7 +25,7 @@ from pathlib import Path
 from vxt.utils import atomic_write_text, write_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recipes/: report_lib
-from report_lib import mean_std, read_json, report_parser, save_figure, stats  # noqa: E402
+from report_lib import metric_cells, read_json, report_parser, save_figure, stats  # noqa: E402
 
 #: (key in the scores JSON, column title); METEOR is only there when `vxt score` ran with Java
 METRICS = (("Bleu_4", "BLEU-4"), ("METEOR", "METEOR"), ("ROUGE_L", "ROUGE-L"), ("CIDEr", "CIDEr"))
@@ -226,11 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             if not sub:
                 lines.append(f"| {LABELS.get(c, c)} | " + " | ".join("" for _ in metrics) + " | 0 |  |  |")
                 continue
-            pt_s = [r["pretrain_seconds"] for r in sub if r.get("pretrain_seconds") is not None]
-            ft_s = [r["finetune_seconds"] for r in sub if r.get("finetune_seconds") is not None]
-            cols = [mean_std([r[k] for r in sub if k in r]) for k in metrics]
-            cols += [str(len(sub)), f"{statistics.median(pt_s):.1f}" if pt_s else "",
-                     f"{statistics.median(ft_s):.1f}" if ft_s else ""]
+            cols = metric_cells(sub, metrics, ("pretrain_seconds", "finetune_seconds"))
             lines.append(f"| {LABELS.get(c, c)} | " + " | ".join(cols) + " |")
         if table == "Table 2":
             lines += ["", "Every pre-training here uses PCC + PNC: vxt's avcap has no switch to pre-train "

@@ -14,14 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import platform
-import statistics
 import sys
 from pathlib import Path
 
 from vxt.utils import atomic_write_text, write_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recipes/: report_lib
-from report_lib import mean_std, read_json, report_parser, save_figure, stats  # noqa: E402
+from report_lib import metric_cells, read_json, report_parser, save_figure, stats  # noqa: E402
 
 #: (key in the scores JSON, column title); METEOR is only there when `vxt score` ran with Java
 METRICS = (("Bleu_4", "BLEU-4"), ("METEOR", "METEOR"), ("ROUGE_L", "ROUGE-L"), ("CIDEr", "CIDEr"))
@@ -125,11 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             sub = [r for r in rows if r["cell"] == c and r["target"] == t]
             if not sub:
                 continue
-            meta_s = [r["meta_seconds"] for r in sub if r.get("meta_seconds") is not None]
-            ad_s = [r["adapt_seconds"] for r in sub if r.get("adapt_seconds") is not None]
-            cols = [mean_std([r[k] for r in sub if k in r]) for k in metrics]
-            cols += [str(len(sub)), f"{statistics.median(meta_s):.1f}" if meta_s else "",
-                     f"{statistics.median(ad_s):.1f}" if ad_s else ""]
+            cols = metric_cells(sub, metrics, ("meta_seconds", "adapt_seconds"))
             lines.append(f"| {LABELS.get(c, c)} | " + " | ".join(cols) + " |")
         lines.append("")
     if rows and plot(summary, cells, targets, metrics, absent, args.exp / "tavt.png"):

@@ -134,10 +134,9 @@ class SyncModel(nn.Module):
         return [trim], path, start
 
     def trim_for(self, ex: dict, train: bool, rng: random.Random | None) -> tuple[Trim, str, float]:
+        """One training or evaluation trim of a manifest example (media files in decode: :meth:`trims_for`)."""
         path, start, length = self._clip(ex)
         cfg = self.config
-        if self._files_mode and ex.get("offset") is None:
-            return file_trim(length, cfg, self._vstart if self._vstart is not None else ex.get("vstart")), path, start
         need = min_clip_seconds(cfg)
         if length + 0.5 / float(cfg["fps"]) < need:
             raise DataError(f"the clip is {length:.2f} s long: trims at every offset need {need:g} s "
