@@ -126,7 +126,7 @@ def test_howto100m_clip_growth(tmp_path, run_cli):
     c0, c2 = exs["howto100m-vidA-c0"], exs["howto100m-vidA-c2"]
     assert (c0["start"], c0["end"], c0["targets"], c0["next_targets"]) == (0.0, 6.0, ["a b c"], ["d"])
     assert [s["text"] for s in c0["subtitles"]] == ["a", "b", "c"] and c0["task"] == "caption"
-    assert c2["targets"] == ["f g"] and c2["start"] == 8.0 and "next_targets" not in c2
+    assert c2["targets"] == ["f g"] and c2["start"] == 8.0 and c2["next_targets"] == []  # still pre-training (PCC)
     assert _items(out)["vidGone"]["status"] == "skipped"
 
 

@@ -102,6 +102,54 @@ def test_masked_tokens_change_nothing():
         assert torch.allclose(mem[1][mask[1]], mem2[1][mask[1]], atol=1e-5), variant
 
 
+def mixed(va="local_global_cross", vt="merged", layers=2):
+    from vxt.models.avcap.fusion import MixedFusion
+
+    torch.manual_seed(0)
+    return MixedFusion(va, vt, 16, 2, 32, layers, 0.0, 64).eval()
+
+
+VAT = (("video", 5), ("audio", 7), ("subtitles", 3))
+
+
+@pytest.mark.parametrize("va", FUSIONS)
+def test_mixed_fusion_concatenates_a_video_audio_and_a_video_text_memory(va):
+    s = streams(sizes=VAT)
+    mem, mask = mixed(va)(s)
+    n_va = 5 + 7 + (2 if "global" in va else 0)
+    assert mem.shape == (2, n_va + 5 + 3, 16) and mask.shape == (2, n_va + 5 + 3) and bool(mask.all())
+    # the video-text half is a merged encoder of its own over [video, subtitles]
+    enc = mixed(va).branches["vt"]
+    assert enc.variant == "merged" and enc.modalities == ["video", "subtitles"]
+    assert torch.allclose(mem[:, n_va:], enc({m: s[m] for m in ("video", "subtitles")})[0], atol=1e-6)
+    with pytest.raises(VxtError, match="needs video, audio and subtitles"):
+        mixed(va)(streams(sizes=VAT[:2]))
+
+
+def test_mixed_fusion_keeps_audio_and_text_apart():
+    enc = mixed()  # [g_v, 5 video, g_a, 7 audio | 5 video, 3 subtitles]
+    va, vt = slice(0, 14), slice(14, 22)
+    s = streams(sizes=VAT)
+    mem, _ = enc(s)
+    for m, unchanged, changed in (("subtitles", va, vt), ("audio", vt, va)):
+        other = dict(s)
+        other[m] = (torch.randn_like(s[m][0]) * 3, s[m][1])
+        mem2, _ = enc(other)
+        assert torch.allclose(mem[:, unchanged], mem2[:, unchanged], atol=1e-6), m  # no token of the other pair sees m
+        video = slice(changed.start + (1 if m == "audio" else 0), changed.start + (6 if m == "audio" else 5))
+        assert not torch.allclose(mem[:, video], mem2[:, video], atol=1e-4), m  # its own pair's video tokens do
+    # a fully masked audio stream (row 1) changes nothing and stays masked; the video-text half is untouched by it
+    s["audio"][1][1] = False
+    mem, mask = enc(s)
+    assert not mask[1, 7:14].any() and mask[1, :7].all() and mask[1, 14:].all() and mask[0].all()
+    noisy = dict(s)
+    x = s["audio"][0].clone()
+    x[1] = 100.0
+    noisy["audio"] = (x, s["audio"][1])
+    mem2, _ = enc(noisy)
+    assert torch.isfinite(mem).all() and torch.allclose(mem[1][mask[1]], mem2[1][mask[1]], atol=1e-5)
+
+
 # ---------------------------------------------------------------- the model
 
 
@@ -133,6 +181,85 @@ def test_modalities_and_subtitles_encoder():
         make(fusion="late")
     with pytest.raises(VxtError, match="pre-training objective"):
         make(balance="mbp")  # fine-tuning is never balanced
+
+
+def test_vat_mixed_fusion_trains_all_three_encoders_and_masks_a_missing_audio(tmp_path):
+    from vxt.decoding import DecodingOptions
+    from vxt.models import load_model
+
+    model = make(modalities="video,audio,subtitles", fusion="mixed", stage="pretrain")  # MBP: V vs A+T
+    assert set(model.fusion.branches) == {"va", "vt"}
+    assert model.fusion.branches["va"].variant == "local_global_cross"
+    batch = model.collate(items(3, audio_missing=(2,)), train=True, rng=random.Random(0))
+    assert not batch["audio_mask"][2].any() and batch["text_mask"].any(1).all()
+    enc = model.encode(batch)
+    nv, na, nt = (enc[m][0].shape[1] for m in ("video", "audio", "subtitles"))
+    assert na == 64 // 4
+    memory, mask = model.fusion(enc)
+    # [g_v, video, g_a, audio | video, subtitles]: row 2's audio tokens are masked, nothing else
+    assert memory.shape[1] == mask.shape[1] == 1 + nv + 1 + na + nv + nt
+    audio = slice(2 + nv, 2 + nv + na)
+    assert not mask[2, audio].any() and mask[:2, audio].all() and mask[:, :2 + nv].all()
+    assert torch.equal(mask[:, audio.stop:], torch.cat([enc["video"][1], enc["subtitles"][1]], 1))
+    out = model(batch)
+    out["loss"].backward()
+    params = dict(model.named_parameters())
+    for name in ("video.backbone.patch_embed.proj.weight", "audio.inp.weight", "text.embed.weight",
+                 "fusion.branches.va.global_tokens.audio", "fusion.branches.vt.local.0.layer.att.q.weight"):
+        assert params[name].grad is not None and params[name].grad.abs().sum() > 0, name
+    with pytest.raises(VxtError, match="fusion=mixed is the V\\+A\\+T fusion"):
+        make(fusion="mixed")  # V+A
+    with pytest.raises(VxtError, match="mixed_va"):
+        make(modalities="video,audio,subtitles", fusion="mixed", mixed_va="late")
+    model.eval().save_pretrained(tmp_path / "m")
+    eval_batch = model.collate(items(2), train=False)
+    opts = DecodingOptions(beam_size=2, max_length=5)
+    assert load_model(tmp_path / "m").predict(eval_batch, opts) == model.predict(eval_batch, opts)
+
+
+def _first_tokens(model) -> set[int]:
+    """Every sequence's first decoder input in the next forward (its BOS: <s> for PCC, <next> for PNC)."""
+    seen: set[int] = set()
+    forward = model.decoder.forward
+
+    def spy(memory, memory_mask, ys, ys_mask=None):
+        seen.update(ys[:, 0].tolist())
+        return forward(memory, memory_mask, ys, ys_mask)
+
+    model.decoder.forward = spy
+    return seen
+
+
+@pytest.mark.parametrize("balance", ["none", "mbp"])
+def test_pnc_switch_pretrains_on_the_current_caption_alone(balance, tiny_synth, tmp_path):
+    on = make(stage="pretrain", balance=balance)
+    off = make(stage="pretrain", balance=balance, pnc=False)
+    for model, pnc in ((on, True), (off, False)):
+        batch = model.collate(items(3), train=True, rng=random.Random(0))
+        assert ("next_ids" in batch) == pnc
+        if not pnc:
+            batch = {**batch, **on.collate(items(3), train=True, rng=random.Random(0))}  # offered, still unused
+        seen = _first_tokens(model)
+        out = model(batch)
+        out["loss"].backward()
+        bos, nxt = model.vocab.bos_id, model.next_id
+        assert seen == ({bos, nxt} if pnc else {bos})  # the joint and both mono-modal losses
+        assert ("log_loss_pnc" in out) == pnc
+        assert out["log_loss_av"] == pytest.approx(out["log_loss_pcc"] + out.get("log_loss_pnc", 0.0))
+    assert on(on.collate(items(3), train=True, rng=random.Random(0)))["log_loss_pnc"] > 0
+    with pytest.raises(VxtError, match="pnc must be true or false"):
+        make(stage="pretrain", pnc="no")
+    from vxt.models.avcap import build_avcap
+
+    # without PNC a data dir with no next captions pre-trains (on its captions); with it, it is refused
+    assert not build_avcap("avcap-tiny", {"stage": "pretrain", "pnc": False}, tiny_synth).trains_pnc
+    with pytest.raises(VxtError, match="needs `next_targets`"):
+        build_avcap("avcap-tiny", {"stage": "pretrain"}, tiny_synth)
+    # pnc is what a run trains: a pre-training started from a no-PNC checkpoint trains PNC unless told otherwise
+    off.save_pretrained(tmp_path / "nopnc")
+    again = build_avcap("avcap-tiny", {"stage": "pretrain", "init": str(tmp_path / "nopnc")})
+    assert again.trains_pnc and again.config["fusion"] == off.config["fusion"]
+    assert not make(pnc=True).trains_pnc  # fine-tuning never trains PNC
 
 
 def test_none_logs_the_mono_losses_without_back_propagating_them():

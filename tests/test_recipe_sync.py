@@ -46,3 +46,50 @@ def test_report_table_mean_std_missing_and_shift_check(tmp_path):
     assert "1 of 2 runs within ±0.2 s." in text and "+0.40" in text
     doc = json.loads((exp / "results.json").read_text())
     assert sorted(Path(m).name for m in doc["missing"]) == ["sparse-scratch-seed0", "sparse-scratch-seed1"]
+
+
+def test_report_input_length_table_and_summed_confusions(tmp_path):
+    exp = tmp_path / "exp"
+    grid = [-1.0, 0.0, 1.0]
+    for cell, seed, acc, cm in (("pretrained", 0, 0.5, [[1, 0, 0], [0, 1, 0], [1, 0, 1]]),
+                                ("pretrained", 1, 0.7, [[1, 0, 0], [0, 0, 1], [0, 0, 2]]),
+                                ("len3", 0, 0.2, [[0, 1, 0], [0, 1, 0], [0, 1, 0]]),
+                                ("len7", 0, 0.9, [[1, 0, 0], [0, 1, 0], [0, 0, 1]])):
+        run = exp / f"sparse-{cell}-seed{seed}"
+        run.mkdir(parents=True)
+        (run / "preds_test.scores.json").write_text(json.dumps(
+            {"metrics": {"accuracy_1": acc, "accuracy_pm1": acc, "accuracy_3class": acc}, "n_scored": 4,
+             "confusion": cm, "grid": grid}))
+    rep = _report()
+    assert rep.main([str(exp), "--seeds", "0 1", "--cells", "pretrained len7 len3"]) == 0
+    text = (exp / "RESULTS.md").read_text()
+    length = text.split("## Input length", 1)[1].split("##", 1)[0]
+    assert length.index("| 3 s | 20.00") < length.index("| 7 s | 90.00")  # in order of length
+    assert "| 3 s" not in text.split("## Input length", 1)[0]  # not in the main table
+    doc = json.loads((exp / "results.json").read_text())
+    assert doc["confusion"]["pretrained"] == [[2, 0, 0], [0, 1, 1], [1, 0, 3]]  # summed over the seeds
+    assert (exp / "confusion-pretrained.png").stat().st_size > 0 and "confusion-len3.png" in text
+    assert "sparse-len7-seed1" in " ".join(doc["missing"])
+
+
+def test_recipe_runs_end_to_end_with_an_input_length_cell(tmp_path):
+    """The whole recipe at the smallest size: both foley data pairs, pre-training, fine-tuning, a 7 s cell on
+    11 s clips, decoding, scoring, the shift check and the report with its tables and confusion plots."""
+    import subprocess
+
+    from recipe_tools import markdown_table, recipe_env
+
+    exp = tmp_path / "exp"
+    cmd = ["bash", str(REPO / "recipes" / "sync" / "run.sh"), "--data", str(tmp_path / "data"), "--exp", str(exp),
+           "--seeds", "0", "--cells", "pretrained len7", "--n_train", "2", "--n_val", "1", "--n_test", "2",
+           "--workers", "1", "--dense_steps", "2", "--sparse_steps", "2", "--batch_size", "2",
+           "--python", sys.executable]
+    r = subprocess.run(cmd, cwd=tmp_path, env=recipe_env(), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / "data" / "len" / "sparse" / "dataset.json").exists()
+    cfg = json.loads((exp / "sparse-len7-seed0" / "config.json").read_text())
+    assert json.dumps(cfg).count('"clip_seconds": 7') >= 1
+    text = (exp / "RESULTS.md").read_text()
+    assert set(markdown_table(text, "## Input length")) == {"7 s"}
+    assert "dense pre-training, then sparse" in markdown_table(text, "# SparseSync on synthetic foley")
+    assert (exp / "confusion-len7.png").exists() and (exp / "shift" / "pretrained-seed0.sync.preds.json").exists()

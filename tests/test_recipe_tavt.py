@@ -1,10 +1,12 @@
-"""recipes/tavt/run.sh end to end on tiny synthetic domains (tavt-tiny, a few steps, one seed, two cells), and
-recipes/tavt/report.py on hand-made run dirs (mean ± std, missing runs)."""
+"""recipes/tavt/run.sh end to end on tiny synthetic domains (tavt-tiny, a few steps, one seed, two cells; then
+the architecture ablations and a low-resource cell added to the same exp dir), and recipes/tavt/report.py on
+hand-made run dirs (mean ± std, missing runs, the support curve, runs of an earlier results.json)."""
 
 from __future__ import annotations
 
 import json
 import math
+import resource
 import subprocess
 import sys
 import time
@@ -29,15 +31,22 @@ def _env(tmp_path: Path) -> dict:
 _table = markdown_table
 
 
+def _child_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far: unlike wall time, it does not grow
+    with what else runs on the machine."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def test_recipe_runs_every_stage_on_tiny_domains(tmp_path):
     data, exp = tmp_path / "data", tmp_path / "exp"
     cmd = ["bash", str(REPO / "recipes" / "tavt" / "run.sh"), "--data", str(data), "--exp", str(exp),
            "--seeds", "0", "--cells", " ".join(CELLS), "--n_train", "4", "--n_val", "2", "--n_test", "2",
            "--workers", "1", "--meta_steps", "3", "--adapt_steps", "2", "--batch_size", "2", "--eval_limit", "2",
            "--python", sys.executable]
-    t0 = time.time()
-    res = subprocess.run(cmd, env=_env(tmp_path), capture_output=True, text=True, cwd=tmp_path, timeout=240)
-    elapsed = time.time() - t0
+    t0, cpu0 = time.time(), _child_cpu()
+    res = subprocess.run(cmd, env=_env(tmp_path), capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    elapsed, cpu = time.time() - t0, _child_cpu() - cpu0
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     for stage in range(1, 7):
         assert f"stage {stage}:" in res.stderr
@@ -77,13 +86,46 @@ def test_recipe_runs_every_stage_on_tiny_domains(tmp_path):
         assert all(math.isfinite(float(v)) for row in table.values() for v in row[:3])
     assert "audio removed" in text.split("## Target pixel", 1)[1].splitlines()[0]
     assert (exp / "tavt.png").read_bytes()[:4] == b"\x89PNG"
-    assert elapsed < 90, f"the tiny recipe took {elapsed:.0f} s"
+    print(f"the tiny recipe took {elapsed:.0f} s ({cpu:.0f} CPU s)")
+    assert cpu < 90, f"the tiny recipe took {cpu:.0f} CPU s ({elapsed:.0f} s of wall time)"
 
     # a rerun skips every finished stage
     again = subprocess.run(cmd, env=_env(tmp_path), capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "vxt train" not in again.stderr and "vxt decode" not in again.stderr
     assert again.stderr.count("skip (exists") == 1 + 1 + 2 + 4 + 8
+
+    # the ablations w/o AVMM / audio / real audio and a low-resource cell, added to the same runs (target night)
+    added = ["no-avmm", "no-audio", "no-real-audio", "tavt-s50"]
+    more = cmd[:cmd.index("--cells")] + ["--cells", " ".join(["tavt", *added]), "--targets", "night"] + \
+        cmd[cmd.index("--cells") + 2:] + ["--stage", "3"]
+    t0, cpu0 = time.time(), _child_cpu()
+    res = subprocess.run(more, env=_env(tmp_path), capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    elapsed, cpu = time.time() - t0, _child_cpu() - cpu0
+    print(f"the added cells took {elapsed:.0f} s ({cpu:.0f} CPU s)")
+    assert cpu < 90, f"the added cells took {cpu:.0f} CPU s ({elapsed:.0f} s of wall time)"
+    for cell, switch in (("no-avmm", "use_avmm"), ("no-audio", "use_audio"), ("no-real-audio", "use_real_audio")):
+        cfg = json.loads((exp / f"{cell}-seed0" / "config.json").read_text())
+        assert cfg[switch] is False and all(cfg[k] is True for k in ("use_avmm", "use_audio", "use_real_audio")
+                                            if k != switch and not (cell == "no-audio" and k == "use_avmm"))
+    assert json.loads((exp / "tavt-seed0" / "config.json").read_text())["use_real_audio"] is True
+    # the curve cell adapts tavt's meta-trained model (no meta-training of its own) on half the train split
+    assert not (exp / "tavt-s50-seed0").exists()
+    run = json.loads((exp / "tavt-s50-seed0-adapt-night" / "run.json").read_text())
+    assert run["train_fraction"] == 0.5 and Path(run["overrides"]["ckpt"]).name == "tavt-seed0"
+    doc = json.loads((exp / "results.json").read_text())
+    assert doc["missing"] == [] and doc["targets"] == ["night"]
+    table = _table((exp / "RESULTS.md").read_text(), "## Target night")
+    assert set(table) == {"TAVT", "w/o AVMM", "w/o audio (video only)", "w/o real audio (A_rec only)"}
+    curve = {p["share"]: p for p in doc["curve"]}
+    assert sorted(curve) == [0.5, 1.0] and {p["base"] for p in doc["curve"]} == {"tavt"}
+    assert curve[1.0]["support_clips"]["mean"] == 4  # all 4 night clips of the train split
+    clips = curve[0.5]["support_clips"]["mean"]  # what the seeded half of the whole split holds of night
+    assert run["steps_per_epoch"] == math.ceil(clips / 2) and 1 <= clips <= 4
+    assert all(math.isfinite(curve[f]["CIDEr"]["mean"]) for f in curve)
+    assert "## Low-resource adaptation" in (exp / "RESULTS.md").read_text()
+    assert (exp / "tavt_support.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_report_mean_std_and_missing(tmp_path):
@@ -106,3 +148,68 @@ def test_report_mean_std_and_missing(tmp_path):
     assert sorted(Path(m).name for m in doc["missing"]) == [
         "no-maml-seed0-adapt-night", "no-maml-seed0-adapt-pixel", "no-maml-seed1-adapt-night",
         "no-maml-seed1-adapt-pixel", "tavt-seed1-adapt-pixel"]
+
+
+def _scored_run(exp: Path, name: str, cider: float, info: dict | None = None) -> None:
+    run = exp / name
+    run.mkdir(parents=True)
+    (run / "preds_test.scores.json").write_text(json.dumps(
+        {"metrics": {"Bleu_4": cider / 2, "ROUGE_L": cider, "CIDEr": cider}, "n_scored": 16,
+         "settings": {"java": False}}))
+    (run / "train_summary.json").write_text(json.dumps({"steps": 60, "seconds": 10.0}))
+    if info is not None:
+        (run / "run.json").write_text(json.dumps(info))
+
+
+def test_report_curve_and_runs_of_an_earlier_report(tmp_path):
+    exp, data = tmp_path / "exp", tmp_path / "data"
+    data.mkdir()
+    # a train split of 20 night clips (and 2 QA rows that the caption task ignores): 10% of it is 2 night clips
+    rows = [{"id": f"c{i}", "task": "caption", "domain": "night", "targets": ["x"]} for i in range(20)]
+    rows += [{"id": f"q{i}", "task": "qa", "domain": "night"} for i in range(2)]
+    (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for seed, v in ((0, 0.20), (1, 0.30)):
+        _scored_run(exp, f"tavt-s10-seed{seed}-adapt-night", v,
+                    {"task": "caption", "data": str(data), "seed": seed, "train_fraction": 0.1,
+                     "overrides": {"target_domain": "night", "stage": "adapt"}})
+    _scored_run(exp, "tavt-seed0-adapt-night", 0.80)  # no run.json: the share is --support-fraction's
+    (exp / "tavt-seed0").mkdir()
+    (exp / "tavt-seed0" / "train_summary.json").write_text(json.dumps({"steps": 300, "seconds": 100.0}))
+    # an earlier report holds tavt seed 0 (here too: this dir's run wins) and seed 1, and no-maml seed 0
+    prev = {"runs": [{"cell": c, "target": "night", "seed": s, "run": f"exp/tavt/{c}-seed{s}-adapt-night", "n": 16,
+                      "java": False, "meta_steps": 300, "meta_seconds": 50.0, "adapt_steps": 60,
+                      "adapt_seconds": 12.0, "Bleu_4": v / 2, "ROUGE_L": v, "CIDEr": v}
+                     for c, s, v in (("tavt", 0, 10.0), ("tavt", 1, 60.0), ("no-maml", 0, 40.0))]}
+    (tmp_path / "old.json").write_text(json.dumps(prev))
+    cells = "tavt no-maml tavt-s10"
+    assert _report().main([str(exp), "--seeds", "0 1", "--cells", cells, "--targets", "night",
+                           "--previous", str(tmp_path / "old.json")]) == 0
+    doc = json.loads((exp / "results.json").read_text())
+    got = {(r["cell"], r["seed"]): r["CIDEr"] for r in doc["runs"]}
+    assert got == {("tavt", 0): 80.0, ("tavt", 1): 60.0, ("no-maml", 0): 40.0, ("tavt-s10", 0): 20.0,
+                   ("tavt-s10", 1): 30.0}
+    assert [Path(m).name for m in doc["missing"]] == ["no-maml-seed1-adapt-night"]
+    assert [r.get("from") is not None for r in doc["runs"]] == [False, True, True, False, False]
+    # the curve: tavt at 10% (2 clips in each seed) and at 100% (this run and the earlier report's)
+    assert [(p["base"], p["share"]) for p in doc["curve"]] == [("tavt", 0.1), ("tavt", 1.0)]
+    low, full = doc["curve"]
+    assert low["support_clips"] == {"mean": 2, "std": 0.0, "n": 2} and full["support_clips"] is None
+    assert low["CIDEr"]["mean"] == 25.0 and full["CIDEr"]["mean"] == 70.0
+    text = (exp / "RESULTS.md").read_text()
+    assert "2 of the 5 runs are taken from" in text
+    table = _table(text, "## Target night")
+    assert set(table) == {"TAVT", "w/o MAML (pooled sources)"}  # the curve cell has its own table
+    assert table["TAVT"][2] == "70.00 ± 14.14"
+    assert "| night | TAVT | 10% | 2.0 | 12.50 ± 3.54 | 25.00 ± 7.07 | 25.00 ± 7.07 | 2 |" in text
+    assert "| night | TAVT | 100% |  | 35.00 ± 7.07 | 70.00 ± 14.14 | 70.00 ± 14.14 | 2 |" in text
+    assert (exp / "tavt_support.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_run_sh_refuses_unknown_cells_and_shares(tmp_path):
+    for cell, says in (("no-such", "unknown cell no-such"), ("tavt-s0", "must be 1..100"),
+                       ("no-such-s10", "unknown cell no-such"), ("tavt-s10-s20", "unknown cell tavt-s10")):
+        res = subprocess.run(["bash", str(REPO / "recipes" / "tavt" / "run.sh"), "--cells", f"tavt {cell}",
+                              "--data", str(tmp_path / "d"), "--exp", str(tmp_path / "e")],
+                             env=_env(tmp_path), capture_output=True, text=True, cwd=tmp_path, timeout=60)
+        assert res.returncode == 2 and says in res.stderr, res.stderr
+    assert not (tmp_path / "d").exists() and not (tmp_path / "e").exists()  # refused before any stage

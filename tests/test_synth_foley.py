@@ -249,3 +249,32 @@ def test_a_known_audio_offset_is_recovered_to_one_frame(clips):
             worst, n = max(worst, err), n + 1
             assert err <= 1 / FPS + 1e-9, (spec["id"], d, err)
     assert n >= 40 and worst <= 1 / FPS  # measured: at most 6 ms
+
+
+def test_longer_clips_for_the_input_length_ablation(tmp_path):
+    """``seconds``: events up to 1 s before the end, fixed starts with room for a 7 s trim in an 11 s clip; the
+    default length is the 10 s clip as before; too short a clip is refused."""
+    from vxt.models.sync.config import sync_config
+    from vxt.models.sync.inputs import eval_trim
+
+    assert synth.foley_spec(0, "test", 3, "sparse", 10.0) == synth.foley_spec(0, "test", 3, "sparse")
+    late = 0.0
+    for i in range(30):
+        spec = synth.foley_spec(0, "test", i, "sparse", 11.0)
+        assert spec["duration"] == 11.0
+        times = [e["time"] for e in spec["sound_events"]]
+        assert all(1.0 - 1e-9 <= t <= 10.0 + 1e-9 for t in times)
+        late = max(late, max(times))
+        sync = synth.foley_examples(spec, "m.mp4")[0]
+        for n in (3, 5, 7):  # one test set for every input length: each trim fits at the same start
+            trim = eval_trim(sync, 11.0, None, {**sync_config("sparsesync-tiny"), "clip_seconds": float(n)})
+            assert (trim.offset, trim.vstart) == (sync["offset"], sync["vstart"])
+    assert late > 9.0  # the extra second holds events too
+    dense = synth.foley_spec(0, "train", 0, "dense", 12.0)
+    assert max(e["time"] for e in dense["sound_events"]) > 9.5
+    with pytest.raises(ValueError, match="at least 9"):
+        synth.foley_spec(0, "train", 0, "sparse", 8.0)
+    res = synth.generate_item((str(tmp_path), 0, "val", "foley-sparse", 0, 1, {"seconds": 11.0}))
+    from vxt.data.media import probe
+
+    assert abs(float(probe(tmp_path / res["file"]).duration) - 11.0) < 0.05

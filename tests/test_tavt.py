@@ -129,6 +129,157 @@ def test_an_audio_absent_example_decodes_with_a_rec(tmp_path):
     assert [r["prediction"] for r in back.predict(b)] == [r["prediction"] for r in rows]
 
 
+
+def test_beam_search_decodes_each_example_against_its_own_memory():
+    """``--beam K``: a batch decodes as each example alone (the hypotheses index their own example's memory);
+    beam 1 is the greedy caption; the explained gates are those of the generating steps."""
+    from vxt.decoding import DecodingOptions
+
+    model = _tiny(max_len=6)
+    model.eval()
+    b = _batch(model, has_audio=(True, False, True))
+    greedy = model.predict(b)
+    assert [r["prediction"] for r in model.predict(b, DecodingOptions(beam_size=1))] == [r["prediction"] for r in greedy]
+    beam = model.predict(b, DecodingOptions(beam_size=3))
+    for i in range(3):
+        one = {k: (v[i : i + 1] if isinstance(v, torch.Tensor) else v[i : i + 1]) for k, v in b.items()}
+        assert model.predict(one, DecodingOptions(beam_size=3))[0]["prediction"] == beam[i]["prediction"]
+    for r in beam:
+        assert len(r["explain"]["words"]) == len(r["prediction"].split())
+    # the gates of the greedy caption, step by step as it was generated
+    with torch.no_grad():
+        p, _, a_rec = model.prefix(b)
+        memory = model.encode(b, p, model.audio_input(b, a_rec))
+        ys = torch.full((3, 1), model.vocab.bos_id, dtype=torch.long)
+        for w in greedy[0]["explain"]["words"]:
+            logits, av, _ = model.decode(memory, ys)
+            assert abs(float(av[0, -1]) - w["alpha_av"]) < 1e-3
+            ys = torch.cat([ys, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+
+# ---------------------------------------------------------------- the ablation switches (use_avmm, use_audio, use_real_audio)
+
+
+def _one_training_step(model, batch) -> dict:
+    """One meta-step (Algorithm 1's first-order gradient over two batches) and an Adam update: every trainable
+    parameter the loss reaches moves, and the loss is finite."""
+    from vxt.train.meta import meta_gradients
+
+    model.train()
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    before = {n: p.detach().clone() for n, p in params.items()}
+    grads, outer, _, outs = meta_gradients(model, params, [batch, dict(batch)], 1e-3, False)
+    assert torch.isfinite(outer)
+    opt = torch.optim.Adam(params.values(), lr=1e-2)
+    for p, g in zip(params.values(), grads):
+        p.grad = torch.zeros_like(p) if g is None else g
+    opt.step()
+    moved = {n for n, p in params.items() if not torch.equal(p.detach(), before[n])}
+    assert "decoder.out.weight" in moved and "video_in.weight" in moved
+    return outs[0]
+
+
+def test_without_avmm_there_are_no_prefix_tokens_and_no_reconstruction(tmp_path):
+    full, bare = _tiny(), _tiny(use_avmm=False)
+    assert bare.avmm is None and not any(k.startswith("avmm.") for k in bare.state_dict())
+    assert bare.config["use_avmm"] is False and bare.config["use_audio"] is True
+    b = _batch(bare, has_audio=(True, False))
+    assert bare.prefix(b) == (None, None, None)
+    mem = bare.encode(b, None, bare.audio_input(b, None))
+    mem_full = full.encode(b, *full.prefix(b)[::2])
+    # V' is the frames alone (5), not the 3 prefix tokens + 5 frames
+    assert mem["x_av"].shape == (2, 5, 32) and mem_full["x_av"].shape == (2, 8, 32)
+    assert mem["mask_va"].tolist() == [[True] * 3, [False] * 3]  # the audio-absent example's audio is masked out
+    bare.train()
+    out = bare(b)
+    assert set(out) == {"loss", "log_loss_cap"} and torch.equal(out["loss"].detach(), out["log_loss_cap"])
+    assert float(bare.wma_count.sum()) > 0  # W_ma stays
+    # the absent example's audio slot is never read: no A_rec stands in, the masked zeros add nothing
+    bare.eval()
+    other = dict(b, audio=b["audio"].clone())
+    other["audio"][1] = 1e3
+    with torch.no_grad():
+        lo = bare.decode(bare.encode(b, None, bare.audio_input(b, None)), b["caption_ids"])[0]
+        hi = bare.decode(bare.encode(other, None, bare.audio_input(other, None)), other["caption_ids"])[0]
+    assert torch.equal(lo[1], hi[1]) and not torch.equal(lo[0], bare.decode(bare.encode(
+        dict(b, audio=b["audio"] * 2), None, b["audio"] * 2), b["caption_ids"])[0][0])  # the real audio is used
+    rows = bare.predict(b)
+    assert [r["explain"]["audio"] for r in rows] == ["real", "masked"]
+    out = _one_training_step(bare, b)
+    assert set(out) == {"loss", "log_loss_cap"}
+    bare.save_pretrained(tmp_path / "m")
+    back = type(bare).from_pretrained(tmp_path / "m")
+    assert back.avmm is None and [r["prediction"] for r in back.predict(b)] == [r["prediction"] for r in bare.predict(b)]
+
+
+def test_without_audio_the_captioner_is_video_only():
+    model = _tiny(use_audio=False)
+    cfg = model.config
+    assert (cfg["use_audio"], cfg["use_avmm"], cfg["use_wma"]) == (False, False, False)
+    names = list(model.state_dict())
+    audio_parts = ("audio_in.", "avmm.", "encoder.audio_self.", "encoder.cross_", "encoder.norm_va.", ".att_va.",
+                   ".gate_va.")
+    assert not [n for n in names if any(part in n or n.startswith(part) for part in audio_parts)]
+    assert any(".att_av." in n for n in names) and any(".gate_av." in n for n in names)  # the video branch + gate
+    assert len(model.encoder.video_self) == cfg["enc_layers"] + cfg["cross_layers"]  # the video path keeps its depth
+    b = _batch(model, has_audio=(True, False))
+    model.train()
+    out = model(b)
+    assert set(out) == {"loss", "log_loss_cap"}
+    assert float(model.wma_count.sum()) == 0  # no psi without the audio gate: W_ma is off
+    # whatever the audio (values, presence), the loss and the captions are the same
+    other = dict(b, audio=torch.randn(2, 3, 5) * 100, has_audio=torch.tensor([False, True]))
+    assert torch.equal(model(other)["loss"], out["loss"])
+    full = _tiny()
+    full.train()
+    assert not torch.equal(full(other)["log_loss_cap"], full(b)["log_loss_cap"])  # TAVT itself does read it
+    rows = model.predict(b)
+    assert [r["prediction"] for r in model.predict(other)] == [r["prediction"] for r in rows]
+    assert all(w["alpha_va"] == 0 and 0 < w["alpha_av"] < 1 for r in rows for w in r["explain"]["words"])
+    assert [r["explain"]["audio"] for r in rows] == ["none", "none"]
+    logits, av, va = model.decode(model.encode(b, None, None), b["caption_ids"])
+    assert logits.shape == (2, b["caption_ids"].shape[1], len(model.vocab)) and va is None
+    _one_training_step(model, b)
+
+
+def test_without_real_audio_the_encoder_is_fed_a_rec_everywhere():
+    model = _tiny(use_real_audio=False)
+    model.eval()
+    b = _batch(model, has_audio=(True, True))
+    _, _, a_rec = model.prefix(b)
+    assert torch.equal(model.audio_input(b, a_rec), a_rec)
+    other = dict(b, audio=b["audio"] * 3 + 1)
+    # the reconstructor fixed, the captions and L_cap do not depend on the real audio; L_rec and L_dis do
+    assert [r["prediction"] for r in model.predict(other)] == [r["prediction"] for r in model.predict(b)]
+    assert [r["explain"]["audio"] for r in model.predict(b)] == ["A_rec", "A_rec"]
+    with torch.no_grad():
+        o1, o2 = model(b), model(other)
+    assert torch.equal(o1["log_loss_cap"], o2["log_loss_cap"]) and torch.equal(o1["log_loss_dep"], o2["log_loss_dep"])
+    assert float(o1["log_loss_rec"]) != float(o2["log_loss_rec"]) and float(o1["log_loss_dis"]) != float(o2["log_loss_dis"])
+    assert {"log_loss_cap", "log_loss_rec", "log_loss_dis", "log_loss_dep"} <= set(o1)
+    # only the caption loss on: it reaches the reconstructor's head through A_rec (in TAVT, with every
+    # example's real audio fed, it does not)
+    for m, reached in ((_tiny(use_real_audio=False, rec_weight=0.0, **{"lambda": 0.0, "mu": 0.0}), True),
+                       (_tiny(rec_weight=0.0, **{"lambda": 0.0, "mu": 0.0}), False)):
+        m.train()
+        m(b)["loss"].backward()
+        g = m.avmm.phi.weight.grad
+        assert (g is not None and float(g.abs().sum()) > 0) is reached
+    _one_training_step(model, b)
+
+
+def test_the_switches_take_booleans_and_refuse_what_cannot_be_built():
+    from vxt.errors import VxtError
+
+    for bad in ({"use_real_audio": False, "use_avmm": False}, {"use_real_audio": False, "use_audio": False},
+                {"use_avmm": "no"}, {"use_audio": 0}):
+        with pytest.raises(VxtError):
+            _tiny(**bad)
+    from vxt.models.tavt.build import split_options
+
+    model, _ = split_options("tavt-tiny", {"use_avmm": False})
+    assert model["use_avmm"] is False and model["use_audio"] is True and model["use_real_audio"] is True
+
+
 # ---------------------------------------------------------------- the command line, end to end
 
 
@@ -227,3 +378,31 @@ def test_two_processes_keep_one_wma_table(domains_data, no_java, tmp_path):
         tables.append(load_file(str(tmp_path / f"n{n}" / "last" / "model.safetensors"))["wma_count"])
     assert float(tables[0].sum()) > 0 and bool((tables[0] == tables[1]).all())
     assert json.loads((tmp_path / "n2" / "run.json").read_text())["world_size"] == 2
+
+
+@pytest.mark.parametrize("switch", ["use_avmm", "use_audio", "use_real_audio"])
+def test_each_switch_meta_trains_and_adapts(switch, domains_data, no_java, tmp_path):
+    """The builder and ``--stage adapt`` with each ablation: what is fitted and frozen, what the checkpoint holds."""
+    from safetensors.torch import load_file
+
+    from vxt.train.loop import TrainOptions, train
+
+    meta, adapt = tmp_path / "meta", tmp_path / "adapt"
+    train(TrainOptions(task="caption", model="tavt-tiny", data=str(domains_data), out=str(meta), max_steps=1,
+                       batch_size=2, evaluate=False, log_every=1,
+                       overrides={"source_domains": "photo,cartoon,night", switch: False}))
+    cfg = json.loads((meta / "config.json").read_text())
+    assert cfg[switch] is False
+    avmm = switch == "use_real_audio"  # w/o AVMM and w/o audio fit no clusters and have no AVMM weights
+    assert (cfg["cluster_source"] == "train") is avmm and (cfg["n_cluster_units"] > 0) is avmm
+    keys = set(load_file(str(meta / "model.safetensors")))
+    assert ("avmm.clusters" in keys) is avmm and ("audio_in.weight" in keys) is (switch != "use_audio")
+    logged = [json.loads(x) for x in (meta / "metrics.jsonl").read_text().splitlines()][-1]
+    assert "inner_loss" in logged and ("loss_rec" in logged) is avmm  # meta-learned; L_rec only with an AVMM
+
+    # the target (sketch) has no audio: only a model with an AVMM has one to freeze
+    train(TrainOptions(task="caption", model="tavt-tiny", data=str(domains_data), out=str(adapt), max_steps=1,
+                       batch_size=2, evaluate=False, overrides={"stage": "adapt", "target_domain": "sketch",
+                                                                "ckpt": str(meta)}))
+    cfg = json.loads((adapt / "config.json").read_text())
+    assert cfg[switch] is False and cfg["freeze_avmm"] is avmm and cfg["stage"] == "adapt"

@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """The tables (mean ± std over seeds, per cell), the CIDEr plot and the loss curves of recipes/avcap/run.sh.
 
-    python recipes/avcap/report.py exp/avcap [--seeds "0 1 2"] [--cells "none gblend mbp no-pretrain"]
+    python recipes/avcap/report.py exp/avcap [--seeds "0 1 2"] [--cells "none gblend mbp mbp-nopnc no-pretrain"]
 
 Reads each fine-tuned run's ``preds_test.scores.json`` and ``train_summary.json``
 (``EXP/finetune-CELL-seedS``) and each pre-training run's ``metrics.jsonl``
 (``EXP/pretrain-KEY-seedS``: L, L_a, L_v as ``loss_av``, ``loss_a``, ``loss_v``;
-``w_a``, ``w_v``); writes ``EXP/RESULTS.md``, ``EXP/results.json``,
-``EXP/cider.png`` (CIDEr per cell) and ``EXP/losses.png`` (L, L_a, L_v during
-pre-training with and without MBP: the paper's Fig. 4). A run without scores is
-listed as missing, never left out silently.
+L's PCC and PNC parts as ``loss_pcc``, ``loss_pnc``; ``w_a``, ``w_v``); writes
+``EXP/RESULTS.md``, ``EXP/results.json``, ``EXP/cider.png`` (CIDEr per cell) and
+``EXP/losses.png`` (L, L_a, L_v during pre-training with and without MBP, and
+without PNC dashed: the paper's Fig. 4). A run without scores is listed as
+missing, never left out silently.
 """
 
 from __future__ import annotations
@@ -32,21 +33,32 @@ METRICS = (("Bleu_4", "BLEU-4"), ("METEOR", "METEOR"), ("ROUGE_L", "ROUGE-L"), (
 #: the logged pre-training losses and weights (metrics.jsonl keys) and their names in the paper
 LOSSES = (("loss_av", "L"), ("loss_a", "L_a"), ("loss_v", "L_v"))
 WEIGHTS = (("w_a", "w_a"), ("w_v", "w_v"))
+#: L's two tasks (a pre-training without PNC logs no loss_pnc)
+TASK_LOSSES = (("loss_pcc", "L_PCC"), ("loss_pnc", "L_PNC"))
+BALANCERS = ("none", "gblend", "mbp")
+#: the pre-trainings of Table 2: each balancer with PCC + PNC (the name) and with PCC alone (NAME-nopnc)
+OBJECTIVES = (*BALANCERS, *(f"{b}-nopnc" for b in BALANCERS))
 FUSIONS = ("merged", "cross", "global", "local_global_merged", "local_global_cross")
 INPUTS = {"A": "A", "V": "V", "VA": "V+A", "VT": "V+T", "VAT": "V+A+T"}
 #: (heading, the paper's table, its cells)
 GROUPS = (
-    ("Pre-training objectives", "Table 2", ("none", "gblend", "mbp", "no-pretrain")),
+    ("Pre-training objectives", "Table 2", (*OBJECTIVES, "no-pretrain")),
     ("Fusion (MBP pre-training, then fine-tuning)", "Table 3", tuple(f"fusion-{f}" for f in FUSIONS)),
     ("Inputs (MBP pre-training, then fine-tuning)", "Table 4", tuple(f"inputs-{k}" for k in INPUTS)),
 )
-LABELS = {"none": "PCC + PNC, no balancing", "gblend": "PCC + PNC, G-Blend", "mbp": "PCC + PNC, MBP",
+BALANCER_NAMES = {"none": "no balancing", "gblend": "G-Blend", "mbp": "MBP"}
+LABELS = {**{b: f"PCC + PNC, {n}" for b, n in BALANCER_NAMES.items()},
+          **{f"{b}-nopnc": f"PCC (no PNC), {n}" for b, n in BALANCER_NAMES.items()},
           "no-pretrain": "no pre-training",
-          **{f"fusion-{f}": f for f in FUSIONS}, **{f"inputs-{k}": v for k, v in INPUTS.items()}}
+          **{f"fusion-{f}": f for f in FUSIONS}, **{f"inputs-{k}": v for k, v in INPUTS.items()},
+          "inputs-VAT": "V+A+T (mixed fusion)"}
 #: cells that are another cell's runs (the default fusion and inputs are the mbp cell)
 SAME_AS = {"fusion-local_global_merged": "mbp", "inputs-VA": "mbp"}
-CURVES = {"none": ("without MBP (none)", "#c44e52"), "mbp": ("with MBP", "#4c72b0"),
-          "gblend": ("G-Blend", "#55a868")}
+#: the loss curves of Fig. 4 (pre-training key: label, colour, line style); without PNC dashed
+CURVES = {"none": ("without MBP (none)", "#c44e52", "-"), "mbp": ("with MBP", "#4c72b0", "-"),
+          "gblend": ("G-Blend", "#55a868", "-"),
+          "none-nopnc": ("none, no PNC", "#c44e52", "--"), "mbp-nopnc": ("MBP, no PNC", "#4c72b0", "--"),
+          "gblend-nopnc": ("G-Blend, no PNC", "#55a868", "--")}
 
 
 def finetune_dir(exp: Path, cell: str, seed: int) -> Path:
@@ -58,7 +70,7 @@ def pretrain_key(cell: str) -> str | None:
     cell = SAME_AS.get(cell, cell)
     if cell == "no-pretrain":
         return None
-    return cell if cell in ("none", "gblend", "mbp") else f"mbp-{cell}"
+    return cell if cell in OBJECTIVES else f"mbp-{cell}"
 
 
 def collect(exp: Path, seeds: list[int], cells: list[str]):
@@ -165,14 +177,13 @@ def plot_losses(curves: dict, path: Path) -> bool:
     panels = [*LOSSES, ("w_a", "w_a (audio weight)")]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.2), squeeze=False)
     for ax, (key, title) in zip(axes[0], panels):
-        for k in ("none", "gblend", "mbp"):
-            if k not in curves or (k == "none" and key == "w_a"):  # none logs no weights (0)
+        for k, (label, colour, style) in CURVES.items():
+            if k not in curves or (k.startswith("none") and key == "w_a"):  # none logs no weights (0)
                 continue
-            label, colour = CURVES[k]
             steps, mean, std = _mean_curve(curves[k], key)
             if not steps:
                 continue
-            ax.plot(steps, mean, marker="o" if len(steps) < 3 else None, ms=3, color=colour, label=label)
+            ax.plot(steps, mean, marker="o" if len(steps) < 3 else None, ms=3, color=colour, ls=style, label=label)
             ax.fill_between(steps, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
                             color=colour, alpha=0.15, lw=0)
         ax.set_title(title, fontsize=9)
@@ -189,14 +200,14 @@ def final_losses(curves: dict) -> list[dict]:
     for k, per_seed in curves.items():
         last = {s: rows[-1] for s, rows in per_seed.items()}
         entry = {"pretrain": k, "seeds": sorted(last), "step": max(int(r["step"]) for r in last.values())}
-        for key, _ in (*LOSSES, *WEIGHTS):
+        for key, _ in (*LOSSES, *TASK_LOSSES, *WEIGHTS):
             entry[key] = stats([float(r[key]) for r in last.values() if key in r])
         out.append(entry)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = report_parser(__doc__, "none gblend mbp no-pretrain")
+    ap = report_parser(__doc__, " ".join((*OBJECTIVES, "no-pretrain")))
     args = ap.parse_args(argv)
     seeds, cells = [int(s) for s in args.seeds.split()], args.cells.split()
     rows, missing = collect(args.exp, seeds, cells)
@@ -207,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["# avcap (Shen et al., 2023) on narrated synthetic videos", "",
              f"Measured {dt.date.today().isoformat()} on {platform.node() or 'this machine'}: "
              f"{platform.processor() or platform.machine()}, CPU. Regenerate with `bash recipes/avcap/run.sh`.", "",
-             "Pre-trained on the narration (Predict Current + Predict Next Caption), fine-tuned on the describing "
-             "captions, test split decoded. Metrics in % (pycocoevalcap's formulas"
+             "Pre-trained on the narration (Predict Current + Predict Next Caption; the no-PNC cells the current "
+             "caption alone), fine-tuned on the describing captions, test split decoded. Metrics in % "
+             "(pycocoevalcap's formulas"
              + (", pure-Python tokenizer: `vxt score --no-java`, not comparable to published numbers"
                 if rows and not any(r.get("java") for r in rows) else "")
              + f"); mean ± std over seeds {', '.join(map(str, seeds))}.", ""]
@@ -228,9 +240,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             cols = metric_cells(sub, metrics, ("pretrain_seconds", "finetune_seconds"))
             lines.append(f"| {LABELS.get(c, c)} | " + " | ".join(cols) + " |")
-        if table == "Table 2":
-            lines += ["", "Every pre-training here uses PCC + PNC: vxt's avcap has no switch to pre-train "
-                      "without Predict Next Caption (see README.md)."]
+        if table == "Table 2" and any(c.endswith("-nopnc") for c in shown):
+            lines += ["", "PCC (no PNC): pre-trained with `--set pnc=false`, on the current caption alone (no "
+                      "`<next>` rows); the other pre-trainings add Predict Next Caption."]
+        if table == "Table 4" and "inputs-VAT" in shown:
+            lines += ["", "V+A+T: `--set fusion=mixed` (video and audio through local-global cross fusion, video "
+                      "and subtitles through merged fusion, the two memories concatenated)."]
         lines.append("")
     if rows and plot_cider(summary, cells, args.exp / "cider.png"):
         lines += ["![CIDEr per cell](cider.png)", ""]
@@ -239,15 +254,18 @@ def main(argv: list[str] | None = None) -> int:
     finals = final_losses(curves)
     if finals:
         lines += ["## Pre-training losses (the paper's Fig. 4)", "",
-                  "The last logged value of each run (mean ± std over seeds): L with both modalities, L_a with the "
-                  "video set to zeros, L_v with the audio set to zeros, and the balancer's weights.", "",
-                  "| pre-training | step | L | L_a | L_v | w_a | w_v |", "|---|---|---|---|---|---|---|"]
+                  "The last logged value of each run (mean ± std over seeds): L with both modalities (PCC + PNC, "
+                  "or PCC alone without PNC), its parts L_PCC and L_PNC, L_a with the video set to zeros, L_v with "
+                  "the audio set to zeros, and the balancer's weights.", "",
+                  "| pre-training | step | L | L_PCC | L_PNC | L_a | L_v | w_a | w_v |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        shown_keys = (LOSSES[0], *TASK_LOSSES, *LOSSES[1:], *WEIGHTS)
         for f in finals:
             cols = ["" if f[k] is None else (f"{f[k]['mean']:.3f} ± {f[k]['std']:.3f}" if f[k]["n"] > 1
-                                              else f"{f[k]['mean']:.3f}") for k, _ in (*LOSSES, *WEIGHTS)]
+                                              else f"{f[k]['mean']:.3f}") for k, _ in shown_keys]
             lines.append(f"| {f['pretrain']} | {f['step']} | " + " | ".join(cols) + " |")
         lines.append("")
-        if any(k in curves for k in ("none", "mbp")) and plot_losses(curves, args.exp / "losses.png"):
+        if any(k in curves for k in CURVES) and plot_losses(curves, args.exp / "losses.png"):
             lines += ["![L, L_a, L_v with and without MBP](losses.png)", ""]
     if missing:
         lines += ["Missing (no scores yet): " + ", ".join(missing), ""]

@@ -13,11 +13,13 @@
 #   5  the report: $exp/RESULTS.md, results.json, cider.png, losses.png (mean +- std over the seeds)
 #
 # Cells (--cells: names or the groups objectives, fusion, inputs, all; default objectives):
-#   objectives: none gblend mbp (pre-trained with --set balance=..., PCC + PNC), no-pretrain (fine-tuned from scratch)
+#   objectives: none gblend mbp (pre-trained with --set balance=..., PCC + PNC), none-nopnc gblend-nopnc mbp-nopnc
+#               (the same with --set pnc=false: PCC alone), no-pretrain (fine-tuned from scratch)
 #   fusion:     fusion-merged fusion-cross fusion-global fusion-local_global_merged fusion-local_global_cross
 #               (MBP pre-training with --set fusion=NAME, then fine-tuned; local_global_merged is the mbp cell)
 #   inputs:     inputs-A inputs-V inputs-VA inputs-VT inputs-VAT (MBP pre-training with --set modalities=...,
-#               then fine-tuned; VA is the mbp cell)
+#               then fine-tuned; VA is the mbp cell; VAT with --set fusion=mixed: video+audio local-global
+#               cross, video+subtitles merged)
 #
 # Options: --stage N --stop-stage N --force true --data DIR --exp DIR --seeds "0 1 2" --cells "..."
 #          --n_train N --n_val N --n_test N --workers N --model NAME --pretrain_steps N --finetune_steps N
@@ -53,25 +55,27 @@ here=$(cd "$(dirname "$0")" && pwd)
 SECONDS=0
 steps_args() { echo --max-steps "$1" --epochs 1000; }
 
+OBJECTIVE_CELLS="none gblend mbp none-nopnc gblend-nopnc mbp-nopnc no-pretrain"
 FUSION_CELLS="fusion-merged fusion-cross fusion-global fusion-local_global_merged fusion-local_global_cross"
 INPUT_CELLS="inputs-A inputs-V inputs-VA inputs-VT inputs-VAT"
 expanded=
 for c in $cells; do
   case "$c" in
-    objectives) expanded+=" none gblend mbp no-pretrain" ;;
+    objectives) expanded+=" $OBJECTIVE_CELLS" ;;
     fusion) expanded+=" $FUSION_CELLS" ;;
     inputs) expanded+=" $INPUT_CELLS" ;;
-    all) expanded+=" none gblend mbp no-pretrain $FUSION_CELLS $INPUT_CELLS" ;;
+    all) expanded+=" $OBJECTIVE_CELLS $FUSION_CELLS $INPUT_CELLS" ;;
     *) expanded+=" $c" ;;
   esac
 done
 cells=$(echo $expanded | tr ' ' '\n' | awk '!seen[$0]++' | tr '\n' ' ')
 cells=${cells% }
 
-inputs_of() {  # A V VA VT VAT -> the --set modalities value
+inputs_args() {  # A V VA VT VAT -> the `vxt train` options of the input set (V+A+T: the paper's mixed fusion)
   case "$1" in
-    A) echo audio ;; V) echo video ;; VA) echo video,audio ;; VT) echo video,subtitles ;;
-    VAT) echo video,audio,subtitles ;; *) return 1 ;;
+    A) echo --set modalities=audio ;; V) echo --set modalities=video ;; VA) echo --set modalities=video,audio ;;
+    VT) echo --set modalities=video,subtitles ;;
+    VAT) echo --set modalities=video,audio,subtitles --set fusion=mixed ;; *) return 1 ;;
   esac
 }
 
@@ -79,12 +83,12 @@ inputs_of() {  # A V VA VT VAT -> the --set modalities value
 # default settings (fusion-local_global_merged, inputs-VA) share the mbp cell's runs
 pretrain_of() {
   case "$1" in
-    none|gblend|mbp) echo "$1" ;;
+    none|gblend|mbp|none-nopnc|gblend-nopnc|mbp-nopnc) echo "$1" ;;
     no-pretrain) echo "" ;;
     fusion-local_global_merged|inputs-VA) echo mbp ;;
     fusion-merged|fusion-cross|fusion-global|fusion-local_global_cross) echo "mbp-$1" ;;
     inputs-A|inputs-V|inputs-VT|inputs-VAT) echo "mbp-$1" ;;
-    *) echo "$(basename "$0"): unknown cell $1 (none, gblend, mbp, no-pretrain, $FUSION_CELLS, $INPUT_CELLS;" \
+    *) echo "$(basename "$0"): unknown cell $1 ($OBJECTIVE_CELLS, $FUSION_CELLS, $INPUT_CELLS;" \
             "groups objectives, fusion, inputs, all)" >&2
        return 2 ;;
   esac
@@ -92,8 +96,9 @@ pretrain_of() {
 pretrain_args() {  # the `vxt train` options of a pre-training key
   case "$1" in
     none|gblend|mbp) echo --set balance="$1" ;;
+    *-nopnc) echo --set balance="${1%-nopnc}" --set pnc=false ;;
     mbp-fusion-*) echo --set balance=mbp --set fusion="${1#mbp-fusion-}" ;;
-    mbp-inputs-*) echo --set balance=mbp --set modalities="$(inputs_of "${1#mbp-inputs-}")" ;;
+    mbp-inputs-*) echo --set balance=mbp "$(inputs_args "${1#mbp-inputs-}")" ;;
   esac
 }
 finetune_of() {  # the fine-tuned run's name

@@ -13,16 +13,22 @@
 #   3  meta-train per cell and seed on the source domains                    -> $exp/CELL-seedS
 #   4  adapt per cell, seed and target on the target's support set (--stage adapt) -> $exp/CELL-seedS-adapt-T
 #   5  vxt decode --split test --set domain=T and vxt score --no-java, per adapted run
-#   6  the report: $exp/RESULTS.md, results.json, tavt.png (mean +- std over the seeds)
+#   6  the report: $exp/RESULTS.md, results.json, tavt.png (mean +- std over the seeds) and, when curve
+#      cells ran, tavt_support.png (CIDEr against the support share)
 #
 # Cells: tavt (Algorithm 1), no-maml (`--set meta=none`: plain steps on the pooled sources), no-rec
 # (`rec_weight=0`), no-dis (`lambda=0`), no-dep (`mu=0`), no-wma (`use_wma=false`), k4 / k16 / k64
-# (`n_clusters=4|16|64`; tavt-tiny's own is 8). An adapted run keeps its meta-trained model's settings.
+# (`n_clusters=4|16|64`; tavt-tiny's own is 8), no-avmm (`use_avmm=false`), no-audio (`use_audio=false`),
+# no-real-audio (`use_real_audio=false`). An adapted run keeps its meta-trained model's settings.
+# The low-resource curve (the paper's Fig. 5): CELL-sNN adapts CELL's meta-trained model ($exp/CELL-seedS,
+# trained once for all its fractions) on NN% of the support (`--train-fraction 0.NN` in place of
+# $support_fraction), e.g. tavt-s10, no-maml-s25; CELL itself is the curve's point at $support_fraction.
 #
 # Options: --stage N --stop-stage N --force true --data DIR --exp DIR --seeds "0 1 2" --cells "..."
 #          --sources a,b,c --targets d,e --audio_absent e --n_train N --n_val N --n_test N --workers N
 #          --model NAME --meta_steps N --adapt_steps N --batch_size N --lr LR --support_fraction F
-#          --eval_limit N --python PY, and after --, any `vxt train` option for every run.
+#          --eval_limit N --previous FILE (a results.json of an earlier report: its runs fill in for run
+#          dirs that are gone) --python PY, and after --, any `vxt train` option for every run.
 
 stage=1
 stop_stage=100
@@ -31,7 +37,8 @@ root=
 data=data/tavt
 exp=exp/tavt
 seeds="0 1 2"
-cells="tavt no-maml no-rec no-dis no-dep no-wma k4 k16 k64"
+cells="tavt no-maml no-rec no-dis no-dep no-wma k4 k16 k64 no-avmm no-audio no-real-audio
+       tavt-s10 tavt-s25 tavt-s50 tavt-s75 no-maml-s10 no-maml-s25 no-maml-s50 no-maml-s75"
 sources=photo,cartoon,sketch
 targets=night,pixel
 audio_absent=pixel
@@ -46,6 +53,7 @@ batch_size=8
 lr=1e-3
 support_fraction=1.0
 eval_limit=24
+previous=
 python=python3
 
 . "$(dirname "$0")/../common.sh" "$@"
@@ -54,6 +62,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 SECONDS=0
 steps_args() { echo --max-steps "$1" --epochs 1000; }
 
+known_cells="tavt, no-maml, no-rec, no-dis, no-dep, no-wma, k4, k16, k64, no-avmm, no-audio, no-real-audio"
 cell_args() {  # the `vxt train` options of a cell's meta-training
   case "$1" in
     tavt) ;;
@@ -63,11 +72,34 @@ cell_args() {  # the `vxt train` options of a cell's meta-training
     no-dep) echo --set mu=0 ;;
     no-wma) echo --set use_wma=false ;;
     k4|k16|k64) echo --set n_clusters="${1#k}" ;;
-    *) echo "$(basename "$0"): unknown cell $1 (tavt, no-maml, no-rec, no-dis, no-dep, no-wma, k4, k16, k64)" >&2
+    no-avmm) echo --set use_avmm=false ;;
+    no-audio) echo --set use_audio=false ;;
+    no-real-audio) echo --set use_real_audio=false ;;
+    *) echo "$(basename "$0"): unknown cell $1 ($known_cells, or CELL-sNN: CELL on NN% of the support)" >&2
        return 2 ;;
   esac
 }
-for c in $cells; do cell_args "$c" >/dev/null || exit 2; done
+cell_base() {  # the cell whose meta-trained model a cell adapts: CELL-sNN -> CELL, CELL -> CELL
+  if [[ $1 =~ ^(.+)-s([0-9]+)$ ]]; then echo "${BASH_REMATCH[1]}"; else echo "$1"; fi
+}
+cell_fraction() {  # the support fraction a cell adapts on: CELL-sNN -> NN / 100, CELL -> $support_fraction
+  if [[ $1 =~ ^(.+)-s([0-9]+)$ ]]; then
+    local pct=$((10#${BASH_REMATCH[2]}))
+    if [ "$pct" -lt 1 ] || [ "$pct" -gt 100 ]; then
+      echo "$(basename "$0"): cell $1: the support share must be 1..100 %" >&2; return 2
+    fi
+    printf '%d.%02d\n' $((pct / 100)) $((pct % 100))
+  else
+    echo "$support_fraction"
+  fi
+}
+bases=()  # the meta-trained models the cells need, each once
+for c in $cells; do
+  b=$(cell_base "$c")
+  cell_args "$b" >/dev/null || exit 2
+  cell_fraction "$c" >/dev/null || exit 2
+  case " ${bases[*]-} " in *" $b "*) ;; *) bases+=("$b") ;; esac
+done
 target_list=${targets//,/ }
 
 if stage_on 1 "prepare the synthetic domains $sources (sources) and $targets (targets)"; then
@@ -112,9 +144,9 @@ train() {  # train OUT SEED STEPS ARGS...
       ${extra_train_args[@]+"${extra_train_args[@]}"} --out "$out"
 }
 
-if stage_on 3 "meta-train on $sources ($meta_steps steps; cells: $cells; seeds $seeds)"; then
+if stage_on 3 "meta-train on $sources ($meta_steps steps; cells: ${bases[*]}; seeds $seeds)"; then
   for s in $seeds; do
-    for c in $cells; do
+    for c in "${bases[@]}"; do
       # shellcheck disable=SC2046
       train "$exp/$c-seed$s" "$s" "$meta_steps" --set source_domains="$sources" $(cell_args "$c")
     done
@@ -126,7 +158,7 @@ if stage_on 4 "adapt to $targets on their support sets ($adapt_steps steps, frac
     for c in $cells; do
       for t in $target_list; do
         train "$exp/$c-seed$s-adapt-$t" "$s" "$adapt_steps" --stage adapt --set target_domain="$t" \
-          --ckpt "$exp/$c-seed$s" --train-fraction "$support_fraction"
+          --ckpt "$exp/$(cell_base "$c")-seed$s" --train-fraction "$(cell_fraction "$c")"
       done
     done
   done
@@ -146,8 +178,10 @@ if stage_on 5 "decode the targets' test splits and score"; then
 fi
 
 if stage_on 6 "report: $exp/RESULTS.md"; then
-  log "  \$ $python $here/report.py $exp --seeds \"$seeds\" --cells \"$cells\" --targets $targets --audio-absent $audio_absent"
-  "$python" "$here/report.py" "$exp" --seeds "$seeds" --cells "$cells" --targets "$targets" \
-    --audio-absent "$audio_absent"
+  report_args=(--seeds "$seeds" --cells "$(echo $cells)" --targets "$targets" --audio-absent "$audio_absent"
+               --support-fraction "$support_fraction")
+  [ -n "$previous" ] && report_args+=(--previous "$previous")
+  log "  \$ $python $here/report.py $exp ${report_args[*]}"
+  "$python" "$here/report.py" "$exp" "${report_args[@]}"
 fi
 log "done in ${SECONDS} s"

@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
         audio_weights: Optional[str] = typer.Option(None, "--audio-weights", help="Local weights of the audio classifier."),
         eval_beam: int = typer.Option(1, "--eval-beam", min=1, help="Beam width for validation during training (1: greedy)."),
         eval_limit: int = typer.Option(200, "--eval-limit", min=0, help="Validate on at most this many examples (0: all)."),
+        patience: Optional[int] = typer.Option(None, "--patience", min=1, help="Early stopping: end the run after N validations (one per epoch) in a row without a new best on the validation metric; best/ keeps the best (SpecVQGAN's sampler: 2)."),
         device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
         stage: Optional[str] = typer.Option(None, "--stage", help="--task dense: captioner | proposals | both (default: both, captioner first); the meta strategy (TAVT, --strategy meta): meta (default) | adapt."),
         features: Optional[str] = typer.Option(None, "--features", help="--task dense: a folder of pre-extracted features in BMT's layout (default: extract with vxt's backbones)."),
@@ -67,7 +68,7 @@ def register(app: typer.Typer) -> None:
             task=task, data=data, model=model, strategy=strategy, overrides=overrides, out=out, epochs=epochs, max_steps=max_steps,
             batch_size=batch_size, lr=TrainOptions.lr if lr is None else lr, lr_given=lr is not None, train_fraction=train_fraction, seed=seed, resume=resume, overwrite=overwrite,
             save_every=save_every, nproc=nproc, modality=modality, eval_beam=eval_beam,
-            eval_limit=eval_limit or None, device=device,
+            eval_limit=eval_limit or None, device=device, patience=patience,
         )
         try:
             summary = run_train(opts)
@@ -81,3 +82,5 @@ def register(app: typer.Typer) -> None:
             best = summary.get("best")
             best_s = "n/a" if best is None else f"{best:.4f}"
             console().print(f"trained {summary['exp']}: {summary['steps']} steps in {summary['seconds']} s, best val {summary['metric']} {best_s}")
+            if summary.get("early_stop"):
+                console().print(f"stopped early at epoch {summary['early_stop']['epoch']} (--patience {patience})")

@@ -14,7 +14,8 @@ Validation: ``1-L1`` for the codebook stage (one minus the mean absolute
 reconstruction error of the [0, 1] spectrogram), ``-CE`` for the sampler
 (minus its teacher-forced cross-entropy). With ``--samples N`` (a sampler
 checkpoint) each clip has N rows, the same ``id`` and ``sample`` 0..N-1,
-and N wavs (``<base>.wavs/<id>-<k>.wav``; ``--out X.mp4`` takes the first). Beside each wav, its
+and N wavs (``<base>.wavs/<id>-<k>.wav``; ``--out X.mp4`` takes the first). ``sample_seconds``: the
+wall time the model took to make the row's sound (see :mod:`vxt.models.sound.task_model`). Beside each wav, its
 spectrogram as the model made it (``<wav>.npy``, ``spectrogram``; ``audio_start``: where wav and
 spectrogram begin on the clip's timeline).
 
@@ -84,7 +85,7 @@ class SoundTask(Task):
 
     def prediction_row(self, pred: dict, example: dict) -> dict:
         row = super().prediction_row(pred, example)
-        for k in ("sample", "vocoder", "l1"):
+        for k in ("sample", "vocoder", "l1", "sample_seconds"):
             if k in pred:
                 row[k] = pred[k]
         if "wave" in pred:

@@ -31,6 +31,17 @@ def barrier() -> None:
         dist.barrier()
 
 
+def broadcast_object(obj, src: int = 0):
+    """``obj`` as rank ``src`` has it, on every rank (a picklable value: a flag, a small dict)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
 def destroy() -> None:
     import torch.distributed as dist
 

@@ -11,6 +11,10 @@ What it guarantees:
   of 40);
 - one checkpoint per epoch, the best one on the task's validation metric
   (higher is better: CIDEr, accuracy, METEOR; never the loss);
+- with ``patience`` N (``--patience``), early stopping: the run ends after N
+  validations in a row without a new best (``best/`` is that best one;
+  ``train_summary.json`` says where it stopped, and ``--resume`` of a stopped
+  run trains no further);
 - DDP through torchrun or ``nproc`` (gloo on CPU, NCCL on GPU): each rank takes
   its shard of every global batch, rank 0 evaluates and writes.
 """
@@ -240,11 +244,15 @@ def _train(opts: TrainOptions) -> dict:
     train_module = ctx.module
 
     step, epoch, batch_in_epoch, best = 0, 0, 0, None
+    # early stopping: validations since the last new best, and where the run stopped (None: it did not)
+    since_best, stopped = 0, None
     if state is not None:
         strategy.load_state_dict(state)
         step, epoch, batch_in_epoch = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
         best = state.get("best")
         best = None if best is None else float(best)
+        since_best = int(state.get("since_best", 0))
+        stopped = state.get("early_stop")
         _set_rng_state(state["rng"])
         if rank == 0:
             err_console().print(f"vxt: resuming {exp} at step {step} (epoch {epoch + 1}, batch {batch_in_epoch})")
@@ -266,13 +274,16 @@ def _train(opts: TrainOptions) -> dict:
         extra = {
             **strategy.state_dict(),
             "step": step, "epoch": epoch_, "batch_in_epoch": batch_,
-            "best": best, "rng": _rng_state(),
+            "best": best, "rng": _rng_state(), "since_best": since_best, "early_stop": stopped,
         }
         last = save_model_dir(model, exp / "last", extra_state=extra)
         mirror_to_top(last, exp)
 
     t0 = time.time()
-    done = step >= total_steps
+    done = step >= total_steps or stopped is not None
+    if opts.patience and not (opts.evaluate and val_ex) and rank == 0:
+        err_console().print(f"[yellow]vxt:[/] --patience {opts.patience} needs validation examples: "
+                            "this run has none, so it never stops early")
     bar = progress() if rank == 0 else None
     summary: dict[str, Any] = {}
     try:
@@ -318,8 +329,20 @@ def _train(opts: TrainOptions) -> dict:
                     err_console().print(f"vxt: epoch {epoch + 1} val " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
                     if main is not None and (best is None or main > best):
                         best = float(main)
+                        since_best = 0
                         save_model_dir(model, exp / "best")
                         write_json(exp / "best" / "metric.json", {"metric": metric_name, "value": best, "step": step, "epoch": epoch + 1})
+                    elif main is not None:
+                        since_best += 1
+                    if opts.patience and since_best >= opts.patience and not done:
+                        stopped = {"step": step, "epoch": epoch + 1, "patience": opts.patience, "best": best}
+                        err_console().print(f"vxt: early stop at epoch {epoch + 1} (step {step}): val {metric_name} "
+                                            f"has not improved on {best:.4f} for {since_best} validations "
+                                            f"(--patience {opts.patience}); best/ holds the best checkpoint")
+                if is_dist and opts.patience:  # rank 0 decides; every rank stops at the same step
+                    stopped = distributed.broadcast_object(stopped)
+                if stopped is not None:
+                    done = True
                 if rank == 0:
                     save_model_dir(model, exp / f"epoch-{epoch + 1:03d}")
                     _prune_epochs(exp, opts.keep_epochs)
@@ -335,6 +358,8 @@ def _train(opts: TrainOptions) -> dict:
     if rank == 0:
         summary = {"exp": str(exp), "task": opts.task, "steps": step, "metric": metric_name, "best": best,
                    "seconds": round(time.time() - t0, 1)}
+        if stopped is not None:
+            summary["early_stop"] = stopped
         write_json(exp / "train_summary.json", summary)
     distributed.barrier()
     if is_dist:

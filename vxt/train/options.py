@@ -38,6 +38,9 @@ class TrainOptions:
     overwrite: bool = False
     save_every: int = 0
     eval_limit: int | None = 200
+    #: early stopping: end the run once this many validations in a row have not improved on the best
+    #: checkpoint's metric (``best/`` keeps that one; SpecVQGAN's sampler: 2 on the validation loss); None: never
+    patience: int | None = None
     eval_beam: int = 1
     log_every: int = 10
     nproc: int = 1
@@ -64,6 +67,7 @@ class TrainOptions:
             whole(name, getattr(self, name), low)
         whole("max_steps", self.max_steps, 1, none_ok=True)
         whole("eval_limit", self.eval_limit, 0, none_ok=True)
+        whole("patience", self.patience, 1, none_ok=True)
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (0 < self.lr < math.inf):
             raise VxtError(f"--lr must be a positive finite number, got {self.lr!r}")
         if not isinstance(self.train_fraction, (int, float)) or not 0 < self.train_fraction <= 1:

@@ -13,8 +13,10 @@ shorter grows BACKWARD (adding the sentences before it, so it overlaps the
 previous clip) until it is longer than 5 s or holds every sentence. Each clip
 gives one ``caption`` example ``howto100m-<vid>-c<k>``: ``start``/``end``
 the clip's span, ``targets`` its sentence(s) joined into one reference,
-``next_targets`` the sentence right after the clip (absent at the video's
-end), ``subtitles`` the ASR cues inside the clip.
+``next_targets`` the sentence right after the clip (empty at the video's
+end: the field marks a pre-training example, as in ``synth --mode
+narrated``, so the last clip still trains Predict Current Caption),
+``subtitles`` the ASR cues inside the clip.
 
 Splits: all train, except about 1 in 20 videos (CRC-32 of the id) -> val;
 ``--split-list FILE`` (video ids one a line) -> test.
@@ -96,8 +98,7 @@ def howto100m_adapter(ctx: PrepareContext) -> AdapterResult:
                     ex["duration"] = chk["duration"]
                 ex["subtitles"] = [dict(c) for c in sents if c["end"] > start and c["start"] < end]
                 ex["targets"] = [" ".join(x["text"] for x in sents[a : b + 1])]
-                if b + 1 < len(sents):
-                    ex["next_targets"] = [sents[b + 1]["text"]]
+                ex["next_targets"] = [sents[b + 1]["text"]] if b + 1 < len(sents) else []
                 exs.append(ex)
             return exs
 

@@ -6,6 +6,11 @@
 ``caption`` example per clip, ``msvd-<clip id>``, every caption a reference,
 ``missing: ["audio"]`` always (MSVD is used without its audio).
 
+``--domains NAME`` gives every example ``"domain": NAME`` (one visual domain
+for the whole dataset: TAVT's MSVD target, ``--domains msvd``, which
+``vxt train --stage adapt --set target_domain=msvd`` and ``vxt decode --set
+domain=msvd`` select); without it the examples carry no domain.
+
 Splits: split lists ``*train*.txt`` / ``*val*.txt`` / ``*test*.txt`` in the
 root (clip ids one a line) when there are any (``--split-list FILE`` names
 the test list). Otherwise a seeded split of the usual 1200 / 100 / 670
@@ -49,10 +54,13 @@ def seeded_split(ids: list[str], seed: int) -> dict[str, str]:
     return {c: ("train" if k < n_train else "val" if k < n_train + n_val else "test") for k, c in enumerate(order)}
 
 
-@ADAPTERS.register("msvd", default_config={"root": None, "seed": 0, "split_list": None},
+@ADAPTERS.register("msvd", default_config={"root": None, "seed": 0, "split_list": None, "domains": None},
                    description="MSVD (AllVideoDescriptions.txt, <clip>.avi; no audio): caption")
 def msvd_adapter(ctx: PrepareContext) -> AdapterResult:
     root = require_root(ctx, "msvd")
+    domain = ctx.options.get("domains")
+    if domain is not None and (not str(domain).strip() or "," in str(domain)):
+        raise DataError(f"msvd --domains takes one domain name for every clip, e.g. msvd (got {domain!r})")
     desc = next((p for d in (root, root / "annotations") if d.is_dir() for p in sorted(d.glob("AllVideoDescriptions*.txt"))), None)
     if desc is None:
         raise DataError("no AllVideoDescriptions.txt here", path=str(root))
@@ -79,6 +87,8 @@ def msvd_adapter(ctx: PrepareContext) -> AdapterResult:
             ex = with_duration({"id": f"msvd-{cid}", "task": "caption", "video": rel}, chk)
             if caps[cid]:
                 ex["targets"] = caps[cid]
+            if domain is not None:
+                ex["domain"] = str(domain).strip()
             return [ex]
 
         entries.append((cid, split[cid], media.get(cid), root / "YouTubeClips" / f"{cid}.avi", make))

@@ -21,7 +21,7 @@ SYNTH_DECODE = {"num_clips": 4, "frames": 8, "size": 64, "fps": 6.0, "audio_sr":
 
 #: options added with the modes; left out of dataset.json when not given, so that the default
 #: output stays byte-identical to that of the releases before them
-_MODE_OPTIONS = ("mode", "events", "domains", "voice")
+_MODE_OPTIONS = ("mode", "events", "domains", "voice", "seconds")
 
 
 def parse_domains(value) -> list[str] | None:
@@ -43,8 +43,9 @@ def parse_domains(value) -> list[str] | None:
     return out
 
 
-def _mode_options(o: dict) -> tuple[str, str, str, list[str] | None]:
-    """(mode, events, voice, domains) from the options, checked; records the resolved ones in ``o`` (dataset.json)."""
+def _mode_options(o: dict) -> tuple[str, str, str, list[str] | None, float | None]:
+    """(mode, events, voice, domains, seconds) from the options, checked; records the resolved ones in ``o``
+    (dataset.json)."""
     from vxt.data import synth
     from vxt.data.synth.narrated import ESPEAK_MISSING, espeak_available
 
@@ -56,6 +57,16 @@ def _mode_options(o: dict) -> tuple[str, str, str, list[str] | None]:
     events = o.get("events") or "sparse"
     if events not in synth.FOLEY_EVENTS:
         raise DataError(f"--events must be sparse or dense, got {events!r}")
+    seconds = o.get("seconds")
+    if seconds is not None:
+        from vxt.data.synth.foley import MIN_FOLEY_SECONDS
+
+        if mode != "foley":
+            raise DataError("--seconds applies to --mode foley only")
+        seconds = float(seconds)
+        if not MIN_FOLEY_SECONDS <= seconds <= 60:
+            raise DataError(f"--seconds must be between {MIN_FOLEY_SECONDS:g} (a 5 s trim and +-2 s of offset) "
+                            f"and 60, got {seconds:g}")
     if o.get("voice") is not None and mode != "narrated":
         raise DataError("--voice applies to --mode narrated only")
     voice = o.get("voice") or "code"
@@ -75,11 +86,15 @@ def _mode_options(o: dict) -> tuple[str, str, str, list[str] | None]:
         o["mode"] = mode
     if mode == "foley":
         o["events"] = events
+        if seconds is not None and seconds != synth.FOLEY_SECONDS:
+            o["seconds"] = seconds
+        else:
+            seconds = None
     if mode == "narrated":
         o["voice"] = voice
     if domains is not None:
         o["domains"] = domains
-    return mode, events, voice, domains
+    return mode, events, voice, domains, seconds
 
 
 @ADAPTERS.register(
@@ -101,6 +116,8 @@ def _mode_options(o: dict) -> tuple[str, str, str, list[str] | None]:
         "events": None,
         "domains": None,
         "voice": None,
+        # foley: the clip length in seconds (None: 10)
+        "seconds": None,
     },
     description="the generated audio-visual benchmark (no download)",
 )
@@ -114,7 +131,7 @@ def synth_adapter(ctx: PrepareContext) -> AdapterResult:
     qa_per_clip = int(o.get("qa_per_clip") or 1)
     if not 1 <= qa_per_clip <= len(synth.QUESTION_TYPES):
         raise DataError(f"--qa-per-clip must be between 1 and {len(synth.QUESTION_TYPES)}, got {qa_per_clip}")
-    mode, events, voice, domains = _mode_options(o)
+    mode, events, voice, domains, seconds = _mode_options(o)
     kinds = {"default": ("clip", "dense"), "foley": (f"foley-{events}",), "narrated": ("narrated",)}[mode]
     counts = {}
     for split in ("train", "val", "test"):
@@ -138,7 +155,7 @@ def synth_adapter(ctx: PrepareContext) -> AdapterResult:
     for split, (n, nd) in counts.items():
         for d in doms:
             for kind, m in per_kind(split, n, nd):
-                jobs += [(str(ctx.out), seed, split, kind, i, qa_per_clip, {"domain": d, "voice": voice}) for i in range(m)]
+                jobs += [(str(ctx.out), seed, split, kind, i, qa_per_clip, {"domain": d, "voice": voice, "seconds": seconds}) for i in range(m)]
     # dense videos first: they are the longest, so the pool ends evenly
     jobs.sort(key=lambda j: j[3] != "dense")
     results: dict[tuple, dict] = {}
@@ -181,7 +198,7 @@ def synth_adapter(ctx: PrepareContext) -> AdapterResult:
         labels = {"video": list(synth.FOLEY_LABELS), "audio": list(synth.FOLEY_LABELS)}
         decode_by_task = {"sound": {"audio_sr": synth.FOLEY_SAMPLE_RATE}}  # SpecVQGAN's rate
         info = {"mode": mode, "events": events, "counts": {s: {"clips": n} for s, (n, _) in counts.items()},
-                "clip_seconds": synth.FOLEY_SECONDS, "fps": synth.FPS, "sample_rate": synth.FOLEY_SAMPLE_RATE, "size": synth.SIZE,
+                "clip_seconds": seconds or synth.FOLEY_SECONDS, "fps": synth.FPS, "sample_rate": synth.FOLEY_SAMPLE_RATE, "size": synth.SIZE,
                 "sound_kinds": list(synth.FOLEY_KINDS)}
     else:
         from vxt.data.synth.narrated import speech_coverage

@@ -58,9 +58,10 @@ from vxt.data.synth.vocab import (
     SYNC_WINDOW,
 )
 
-N_FRAMES = int(round(FOLEY_SECONDS * FPS))
-#: events fall on frames in [FIRST, LAST] (1 s to 9 s)
+#: events fall on frames in [FIRST, LAST] (1 s to 9 s of a 10 s clip; to 1 s before the end of a longer one)
 FIRST_EVENT_FRAME, LAST_EVENT_FRAME = 25, 225
+#: the shortest clip ``--seconds`` allows: a 5 s trim with +-2 s of offset room
+MIN_FOLEY_SECONDS = SYNC_WINDOW + 4.0
 _WALL_RGB = (118, 96, 74)
 _HOUSING_RGB = (58, 58, 62)
 #: half-width of a shape of size r (the contact distance to a vertical wall)
@@ -105,23 +106,30 @@ def _f0(kind: str, size: float) -> float:
     return round(base * 10.0 / size, 2)
 
 
-def _dense_frames(rng, shortest: int, first: int) -> list[int]:
+def sync_window(seconds: float) -> float:
+    """The trim the fixed val/test starts of a ``seconds`` clip leave room for: 5 s up to 10 s clips, else the longest
+    one with +-2 s of offset (``seconds - 4``): one test set for every input length (shorter trims, same start)."""
+    return SYNC_WINDOW if seconds <= FOLEY_SECONDS else seconds - 4.0
+
+
+def _dense_frames(rng, shortest: int, first: int, last: int = LAST_EVENT_FRAME) -> list[int]:
     """Dense event frames from ``first`` to the last event frame, each gap drawn anew from ``shortest`` to 25 frames
     (1 s): a busy rhythm that never repeats exactly, so no offset looks like another shifted by one period (a
     strictly periodic rhythm would make offsets a period apart indistinguishable to any synchroniser)."""
     frames = [first]
     while True:
         nxt = frames[-1] + int(rng.integers(shortest, 26))
-        if nxt > LAST_EVENT_FRAME:
+        if nxt > last:
             return frames
         frames.append(nxt)
 
 
-def _event_frames_sparse(rng, k: int, gaps_s: list[float], first_min_s: float) -> list[int] | None:
-    """k event frames: the first at or after ``first_min_s``, then the given gaps (seconds), all in [1 s, 9 s]."""
+def _event_frames_sparse(rng, k: int, gaps_s: list[float], first_min_s: float,
+                         last: int = LAST_EVENT_FRAME) -> list[int] | None:
+    """k event frames: the first at or after ``first_min_s``, then the given gaps (seconds), all in [1 s, ``last``]."""
     gaps = [max(1, int(round(g * FPS))) for g in gaps_s[: k - 1]]
     lo = max(FIRST_EVENT_FRAME, int(math.ceil(first_min_s * FPS)))
-    hi = LAST_EVENT_FRAME - sum(gaps)
+    hi = last - sum(gaps)
     if hi < lo:
         return None
     f = int(rng.integers(lo, hi + 1))
@@ -134,7 +142,7 @@ def _event_frames_sparse(rng, k: int, gaps_s: list[float], first_min_s: float) -
 # ---------------------------------------------------------------- scenarios
 
 
-def _wall(rng, events: str, lane: tuple[float, float], colour: str, material: str) -> dict:
+def _wall(rng, events: str, lane: tuple[float, float], colour: str, material: str, last: int = LAST_EVENT_FRAME) -> dict:
     shape = _MATERIAL_SHAPE[material]
     r = float(rng.uniform(7, 12))
     ext = _EXT[shape] * r
@@ -144,7 +152,7 @@ def _wall(rng, events: str, lane: tuple[float, float], colour: str, material: st
         v = float(rng.uniform(60, 160))
         d = min(v * period / FPS, SIZE - 2 * (5 + 4) - 2 * ext - 6)
         cl, cr = SIZE / 2 - d / 2, SIZE / 2 + d / 2
-        frames = _dense_frames(rng, period, int(rng.integers(period // 2, period + 1)))
+        frames = _dense_frames(rng, period, int(rng.integers(period // 2, period + 1)), last)
         speeds = [d * FPS / period] + [d * FPS / (b - a) for a, b in zip(frames, frames[1:])]
         approach = speeds[0] * frames[0] / FPS
     else:
@@ -157,7 +165,7 @@ def _wall(rng, events: str, lane: tuple[float, float], colour: str, material: st
         gaps = [d / v for v in speeds[1:]]
         frames = None
         while frames is None:  # fewer hits when they do not fit in 1-9 s
-            frames = _event_frames_sparse(rng, len(speeds), gaps, approach / speeds[0] + 0.2)
+            frames = _event_frames_sparse(rng, len(speeds), gaps, approach / speeds[0] + 0.2, last)
             if frames is None:
                 speeds, gaps = speeds[:-1], gaps[:-1]
         speeds = [speeds[0]] + [d * FPS / (b - a) for a, b in zip(frames, frames[1:])]
@@ -186,7 +194,7 @@ def _wall(rng, events: str, lane: tuple[float, float], colour: str, material: st
     return {"cause": "wall", "rects": walls, "bodies": [body], "events": evs, "period": None if events == "sparse" else period}
 
 
-def _collide(rng, lane, colour: str, material: str) -> dict:
+def _collide(rng, lane, colour: str, material: str, last: int = LAST_EVENT_FRAME) -> dict:
     shape = _MATERIAL_SHAPE[material]
     other = [c for c in COLOURS if c != colour][int(rng.integers(len(COLOURS) - 1))]
     ra, rb = float(rng.uniform(7, 11)), float(rng.uniform(7, 11))
@@ -199,7 +207,7 @@ def _collide(rng, lane, colour: str, material: str) -> dict:
     xb = xa1 + ea + eb
     room = SIZE - 3 - eb - xb
     d1 = float(rng.uniform(0.4, 0.9)) * room
-    frame = _event_frames_sparse(rng, 1, [], d0 / v + 0.2)[0]
+    frame = _event_frames_sparse(rng, 1, [], d0 / v + 0.2, last)[0]
     t1 = frame / FPS
     flip = bool(rng.integers(2))  # right to left instead
 
@@ -216,7 +224,7 @@ def _collide(rng, lane, colour: str, material: str) -> dict:
     return {"cause": "collide", "rects": [], "bodies": [a, b], "events": [ev], "period": None}
 
 
-def _lid(rng, events: str, lane, colour: str) -> dict:
+def _lid(rng, events: str, lane, colour: str, last: int = LAST_EVENT_FRAME) -> dict:
     bw, bh = float(rng.uniform(30, 50)), float(rng.uniform(16, 24))
     bx = float(rng.uniform(bw / 2 + 10, SIZE - bw / 2 - 10))
     bottom = lane[1] - 2
@@ -228,7 +236,7 @@ def _lid(rng, events: str, lane, colour: str) -> dict:
         period = int(rng.integers(15, 21))  # the shortest gap between landings (frames): one fall-rest-lift cycle
         ps = period / FPS
         t_fall, t_rest, t_up = 0.3 * ps, 0.15 * ps, 0.35 * ps
-        frames = _dense_frames(rng, period, int(rng.integers(period // 2 + 4, period + 5)))
+        frames = _dense_frames(rng, period, int(rng.integers(period // 2 + 4, period + 5)), last)
     else:
         period = None
         t_fall, t_rest, t_up = float(rng.uniform(0.18, 0.35)), float(rng.uniform(0.2, 0.6)), float(rng.uniform(0.4, 0.9))
@@ -237,7 +245,7 @@ def _lid(rng, events: str, lane, colour: str) -> dict:
         gaps = [cycle + float(rng.uniform(0.2, 1.5)) for _ in range(k - 1)]
         frames = None
         while frames is None:
-            frames = _event_frames_sparse(rng, k, gaps, t_fall + 0.2)
+            frames = _event_frames_sparse(rng, k, gaps, t_fall + 0.2, last)
             k -= 1
     track = []
     for j, f in enumerate(frames):
@@ -254,14 +262,14 @@ def _lid(rng, events: str, lane, colour: str) -> dict:
     return {"cause": "lid", "rects": [box], "bodies": [lid], "events": evs, "period": period}
 
 
-def _blink(rng, events: str, lane, colour: str) -> dict:
+def _blink(rng, events: str, lane, colour: str, last: int = LAST_EVENT_FRAME) -> dict:
     r = float(rng.uniform(7, 14))
     x = float(rng.uniform(r + 10, SIZE - r - 10))
     y = (lane[0] + lane[1]) / 2 + float(rng.uniform(-4, 4))
     if events == "dense":
         period = int(rng.integers(10, 16))  # the shortest gap between flashes (frames)
         on = max(2, period // 2)
-        frames = _dense_frames(rng, period, int(rng.integers(period // 2, period + 1)))
+        frames = _dense_frames(rng, period, int(rng.integers(period // 2, period + 1)), last)
         spans = [[f, f + on] for f in frames]
     else:
         period = None
@@ -270,7 +278,7 @@ def _blink(rng, events: str, lane, colour: str) -> dict:
         gaps = [o / FPS + float(rng.uniform(0.8, 2.5)) for o in ons[:-1]]
         frames = None
         while frames is None:
-            frames = _event_frames_sparse(rng, k, gaps, 0.0)
+            frames = _event_frames_sparse(rng, k, gaps, 0.0, last)
             k -= 1
         spans = [[f, f + o] for f, o in zip(frames, ons)]
     lamp = {"x": x, "y": y, "r": r, "colour": colour, "rgb": _rgb(rng, colour), "on": spans}
@@ -280,7 +288,7 @@ def _blink(rng, events: str, lane, colour: str) -> dict:
     return {"cause": "blink", "rects": [housing], "bodies": [], "lamp": lamp, "events": evs, "period": period}
 
 
-def _movers(rng, lane, avoid: set[str]) -> list[dict]:
+def _movers(rng, lane, avoid: set[str], seconds: float = FOLEY_SECONDS) -> list[dict]:
     """Shapes drifting slowly in the other lane, touching nothing: motion without sound."""
     n = int(rng.integers(1, 3))
     colours = [c for c in COLOURS if c not in avoid]
@@ -295,20 +303,20 @@ def _movers(rng, lane, avoid: set[str]) -> list[dict]:
         x0, x1 = (float(v) for v in rng.uniform(x_lo, x_hi, size=2))
         y0, y1 = (float(v) for v in rng.uniform(y_lo, max(y_lo, y_hi), size=2))
         t0 = float(rng.uniform(0, 3))
-        t1 = float(rng.uniform(7, 10))
+        t1 = float(rng.uniform(seconds - 3, seconds))
         out.append({"shape": shape, "colour": colour, "rgb": _rgb(rng, colour), "r": r,
                     "track": [_seg(t0, t1, x0, y0, x1, y1)], "silent": True})
     return out
 
 
-def _offscreen(rng, event_times: list[float], min_gain: float) -> list[dict]:
+def _offscreen(rng, event_times: list[float], min_gain: float, seconds: float = FOLEY_SECONDS) -> list[dict]:
     """Quiet sounds with nothing in the picture, at least 0.5 s from every event and from each other."""
     out: list[dict] = []
     want = int(rng.integers(1, 3))
     for _ in range(50):
         if len(out) == want:
             break
-        t = round(int(rng.integers(8, N_FRAMES - 8)) / FPS, 3)
+        t = round(int(rng.integers(8, int(round(seconds * FPS)) - 8)) / FPS, 3)
         if all(abs(t - u) >= 0.5 for u in event_times + [o["time"] for o in out]):
             kind = ("knock", "clang", "clink", "thud", "beep")[int(rng.integers(5))]
             size = float(rng.uniform(7, 13))
@@ -319,8 +327,12 @@ def _offscreen(rng, event_times: list[float], min_gain: float) -> list[dict]:
     return sorted(out, key=lambda o: o["time"])
 
 
-def foley_spec(seed: int, split: str, index: int, events: str = "sparse") -> dict:
-    """Everything a foley clip shows and plays (no pixels): a pure function of its arguments."""
+def foley_spec(seed: int, split: str, index: int, events: str = "sparse", seconds: float = FOLEY_SECONDS) -> dict:
+    """Everything a foley clip shows and plays (no pixels): a pure function of its arguments; ``seconds`` long (at
+    least ``MIN_FOLEY_SECONDS``), with events from 1 s to 1 s before the end (a 10 s clip is as it always was)."""
+    if seconds < MIN_FOLEY_SECONDS:
+        raise ValueError(f"foley clips need at least {MIN_FOLEY_SECONDS:g} s (a 5 s trim and +-2 s of offset), got {seconds:g}")
+    last = int(round(seconds * FPS)) - FIRST_EVENT_FRAME
     kind = f"foley-{events}"
     rng = _rngs(seed, split, index, kind)[0]
     label = FOLEY_LABELS[int(rng.integers(len(FOLEY_LABELS)))]
@@ -332,18 +344,19 @@ def foley_spec(seed: int, split: str, index: int, events: str = "sparse") -> dic
     if sound_kind in ("knock", "clang", "clink"):
         material = {v: k for k, v in HIT_KIND.items()}[sound_kind]
         if events == "sparse" and rng.random() < 0.35:
-            scene = _collide(rng, lane, colour, material)
+            scene = _collide(rng, lane, colour, material, last)
         else:
-            scene = _wall(rng, events, lane, colour, material)
+            scene = _wall(rng, events, lane, colour, material, last)
     elif sound_kind == "thud":
-        scene = _lid(rng, events, lane, colour)
+        scene = _lid(rng, events, lane, colour, last)
     else:
-        scene = _blink(rng, events, lane, colour)
+        scene = _blink(rng, events, lane, colour, last)
     bodies = list(scene["bodies"])
     offscreen: list[dict] = []
     if events == "sparse":
-        bodies = _movers(rng, other_lane, {b["colour"] for b in bodies} | {colour}) + bodies
-        offscreen = _offscreen(rng, [e["frame"] / FPS for e in scene["events"]], min(e["gain"] for e in scene["events"]))
+        bodies = _movers(rng, other_lane, {b["colour"] for b in bodies} | {colour}, seconds) + bodies
+        offscreen = _offscreen(rng, [e["frame"] / FPS for e in scene["events"]], min(e["gain"] for e in scene["events"]),
+                               seconds)
     sound_events = [{"time": _r3(e.pop("frame") / FPS), **e} for e in scene["events"]]
     background = {"seed_tint": [int(v) for v in rng.integers(-25, 26, size=3)], "base": int(rng.integers(80, 170))}
     spec: dict[str, Any] = {
@@ -353,7 +366,7 @@ def foley_spec(seed: int, split: str, index: int, events: str = "sparse") -> dic
         "kind": kind,
         "index": index,
         "events": events,
-        "duration": FOLEY_SECONDS,
+        "duration": float(seconds),
         "label": label,
         "cause": scene["cause"],
         "lane": list(lane),
@@ -459,7 +472,8 @@ def _sync_fixed(spec: dict) -> dict:
     rng = _rngs(spec["seed"], spec["split"], spec["index"], spec["kind"])[3]
     offset = SYNC_OFFSETS[int(rng.integers(len(SYNC_OFFSETS)))]
     # vxt's sign (vxt.data.offsets): the audio trim starts at vstart - offset, and both trims stay in the clip
-    lo, hi = max(0.0, offset), spec["duration"] - SYNC_WINDOW + min(0.0, offset)
+    window = sync_window(spec["duration"])
+    lo, hi = max(0.0, offset), spec["duration"] - window + min(0.0, offset)
     starts = [round(lo + 0.04 * i, 2) for i in range(int(round((hi - lo) / 0.04)) + 1)]
     times = [e["time"] for e in spec["sound_events"]]
     good = [s for s in starts if any(s + 0.2 <= t <= s + SYNC_WINDOW - 0.2 for t in times)] or starts

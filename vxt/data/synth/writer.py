@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vxt.data.synth.foley import N_FRAMES as FOLEY_FRAMES
 from vxt.data.synth.foley import foley_examples, foley_prims, foley_spec, render_foley_audio
 from vxt.data.synth.narrated import espeak_narration, narrated_examples, narrated_spec, render_narrated_audio
 from vxt.data.synth.scene import render_video
@@ -94,7 +93,8 @@ def _existing_ok(mp4: Path, srt: Path | None, spec: dict, srt_expected: str | No
     )
 
 
-def _mode_item(out_dir: Path, seed: int, split: str, kind: str, index: int, domain: str | None, voice: str) -> dict:
+def _mode_item(out_dir: Path, seed: int, split: str, kind: str, index: int, domain: str | None, voice: str,
+               seconds: float | None = None) -> dict:
     """A foley clip or a narrated video: made (or kept) on disk; returns its spec, file and status."""
     if kind == "narrated":
         spec = with_domain(narrated_spec(seed, split, index, voice), domain)
@@ -103,8 +103,8 @@ def _mode_item(out_dir: Path, seed: int, split: str, kind: str, index: int, doma
             spec, waves = espeak_narration(spec)
         rate, n, prims = SAMPLE_RATE, int(round(spec["duration"] * FPS)), (lambda i: clip_prims(spec, i))
     else:
-        spec = with_domain(foley_spec(seed, split, index, kind.split("-")[1]), domain)
-        rate, n, prims = FOLEY_SAMPLE_RATE, FOLEY_FRAMES, (lambda i: foley_prims(spec, i))
+        spec = with_domain(foley_spec(seed, split, index, kind.split("-")[1], *([seconds] if seconds else [])), domain)
+        rate, n, prims = FOLEY_SAMPLE_RATE, int(round(spec["duration"] * FPS)), (lambda i: foley_prims(spec, i))
     rel = f"media/{spec['id']}.mp4"
     mp4 = out_dir / rel
     srt = mp4.with_suffix(".srt") if spec["subtitles"] else None
@@ -131,7 +131,8 @@ def generate_item(job: tuple) -> dict:
     ``job`` is ``(out_dir, seed, split, kind, index, qa_per_clip[, options])``;
     ``kind`` is ``clip`` or ``dense`` (the default mode), ``foley-sparse``,
     ``foley-dense`` or ``narrated``; ``options`` may give the visual ``domain``
-    (None: the default mode as it always was) and the narration's ``voice``. A
+    (None: the default mode as it always was), the narration's ``voice`` and a
+    foley clip's length (``seconds``; None: 10 s). A
     top-level function so that spawned worker processes can run it.
     """
     out_dir, seed, split, kind, index, qa_per_clip = job[:6]
@@ -139,7 +140,7 @@ def generate_item(job: tuple) -> dict:
     domain = options.get("domain")
     out_dir = Path(out_dir)
     if kind not in ("clip", "dense"):
-        item = _mode_item(out_dir, seed, split, kind, index, domain, options.get("voice") or "code")
+        item = _mode_item(out_dir, seed, split, kind, index, domain, options.get("voice") or "code", options.get("seconds"))
         return {"id": item["spec"]["id"], "split": split, "kind": kind, "index": index, "domain": domain, "file": item["rel"],
                 "status": item["status"], "missing": [], "examples": item["examples"]}
     spec = with_domain(clip_spec(seed, split, index) if kind == "clip" else dense_spec(seed, split, index), domain)

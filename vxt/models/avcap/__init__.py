@@ -4,7 +4,8 @@
 - :mod:`~vxt.models.avcap.frontend`: frames and the 22,050 Hz log-mel (or the loop's media cache), SpecAugment;
 - :mod:`~vxt.models.avcap.encoders`: Video Swin, the audio transformer, the subtitle encoder;
 - :mod:`~vxt.models.avcap.fusion`: the cross-modal encoder's five variants
-  (merged, cross, global, local_global_merged, local_global_cross);
+  (merged, cross, global, local_global_merged, local_global_cross) and V+A+T's ``mixed``
+  (video+audio and video+subtitles fused apart, memories concatenated);
 - :mod:`~vxt.models.avcap.decoder`: the causal caption decoder;
 - :mod:`~vxt.models.avcap.balance`: the modality balancers (none, MBP, G-Blend);
 - :mod:`~vxt.models.avcap.model`: :class:`AVCap` (collate, forward, predict, save/load);

@@ -47,9 +47,9 @@ def build_avcap(name: str, overrides: dict | None = None, data_dir: str | os.Pat
     source = None
     if overrides.get("init"):
         ckpt_cfg, source = _from_checkpoint(str(overrides["init"]))
-        # the architecture and the vocabulary carry over; what a run trains (stage, balance) is this run's
+        # the architecture and the vocabulary carry over; what a run trains (stage, balance, pnc) is this run's
         kept = {k: v for k, v in ckpt_cfg.items()
-                if (k not in META_KEYS or k == "vocab") and k not in ("stage", "balance")}
+                if (k not in META_KEYS or k == "vocab") and k not in ("stage", "balance", "pnc")}
         from vxt.registry import merge_config
 
         overrides = merge_config(kept, overrides)
@@ -59,10 +59,11 @@ def build_avcap(name: str, overrides: dict | None = None, data_dir: str | os.Pat
     if data_dir is not None and (Path(data_dir) / "train.jsonl").exists():
         train = task_examples(data_dir, "train", "caption")
         cfg["data_dir"] = str(Path(data_dir).resolve())
-    if cfg["stage"] == "pretrain" and train and not any(ex.get("next_targets") for ex in train):
+    if cfg["stage"] == "pretrain" and cfg["pnc"] and train and not any(ex.get("next_targets") for ex in train):
         raise DataError("--stage pretrain needs `next_targets` (the following clip's caption, for Predict Next "
                         f"Caption) in the manifest, and none of its {len(train)} caption examples has them: "
-                        "use a narrated data dir, or --stage finetune", path=str(Path(data_dir) / "train.jsonl"))
+                        "use a narrated data dir, --set pnc=false (PCC alone) or --stage finetune",
+                        path=str(Path(data_dir) / "train.jsonl"))
     if not cfg.get("vocab"):
         if not train:
             raise VxtError(f"{name}: building a new model needs a data dir with captions (for its vocabulary)")

@@ -13,7 +13,9 @@ import copy
 from vxt.errors import VxtError
 from vxt.registry import merge_config
 
-FUSIONS = ("merged", "cross", "global", "local_global_merged", "local_global_cross")
+#: one cross-modal encoder's variants (vxt.models.avcap.fusion.VARIANTS); ``mixed`` is V+A+T's pair of them
+VARIANTS = ("merged", "cross", "global", "local_global_merged", "local_global_cross")
+FUSIONS = (*VARIANTS, "mixed")
 BALANCES = ("none", "mbp", "gblend")
 STAGES = ("pretrain", "finetune")
 MODALITIES = ("video", "audio", "subtitles")  # V, A, T (the subtitles through the text encoder)
@@ -24,8 +26,12 @@ SWIN_WIDTHS = {"swin3d_t": 768, "swin3d_s": 768, "swin3d_b": 1024}
 BASE_CONFIG: dict = {
     # ---- what is trained
     "stage": "finetune",               # pretrain (PCC + PNC, balanced) | finetune (PCC only)
+    "pnc": True,                       # pre-training adds Predict Next Caption (false: PCC alone, no <next> row)
     "modalities": ["video", "audio"],  # any of video, audio, subtitles (V, A, V+A, V+T, V+A+T)
-    "fusion": "local_global_merged",   # merged | cross | global | local_global_merged | local_global_cross
+    "fusion": "local_global_merged",   # merged | cross | global | local_global_merged | local_global_cross | mixed
+    # fusion=mixed (V+A+T only): video+audio through mixed_va, video+subtitles through mixed_vt, memories concatenated
+    "mixed_va": "local_global_cross",  # the paper's "global cross fusion between video and audio"
+    "mixed_vt": "merged",              # the paper's "merged fusion between video and text"
     "balance": "auto",                 # none | mbp | gblend; auto = mbp in pre-training, none in fine-tuning
     "mbp_alpha": 10.0,
     "mbp_beta": 0.99,
@@ -123,6 +129,15 @@ def check_config(cfg: dict) -> None:
     for key, allowed in (("fusion", FUSIONS), ("stage", STAGES), ("frontend", FRONTENDS)):
         if cfg[key] not in allowed:
             raise VxtError(f"avcap {key} must be one of {', '.join(allowed)}, got {cfg[key]!r}")
+    for key in ("mixed_va", "mixed_vt"):
+        if cfg[key] not in VARIANTS:
+            raise VxtError(f"avcap {key} must be one of {', '.join(VARIANTS)}, got {cfg[key]!r}")
+    if cfg["fusion"] == "mixed" and cfg["modalities"] != list(MODALITIES):
+        raise VxtError("avcap fusion=mixed is the V+A+T fusion (video+audio through mixed_va, video+subtitles "
+                       "through mixed_vt): use it with --modalities video,audio,subtitles, got "
+                       f"{','.join(cfg['modalities'])}")
+    if not isinstance(cfg["pnc"], bool):
+        raise VxtError(f"avcap pnc must be true or false, got {cfg['pnc']!r}")
     if cfg["balance"] not in (*BALANCES, "auto"):
         raise VxtError(f"avcap balance must be one of {', '.join(BALANCES)} (or auto), got {cfg['balance']!r}")
     backbone = cfg["video"]["backbone"]

@@ -1,4 +1,4 @@
-"""The cross-modal encoder: five ways of fusing the modalities' tokens (``--set fusion=...``).
+"""The cross-modal encoder: five ways of fusing the modalities' tokens (``--set fusion=...``), and V+A+T's mix.
 
 Inputs are per-modality token streams ``{m: (x [B, N_m, D], mask [B, N_m])}``
 (video, audio, subtitles: any two or three; with one modality every variant
@@ -21,6 +21,18 @@ inside its modality) and its modality's token-type embedding. Then
 
 The output (the decoder's memory) is every modality's global token (where
 there is one) and its tokens, in modality order, after a final LayerNorm.
+
+``mixed`` (the paper's V+A+T: "global cross fusion between video and audio,
+merged fusion between video and text"; video, audio and subtitles only) is
+two of these encoders side by side, each with its own weights and embeddings:
+one over video and audio (variant ``mixed_va``, ``local_global_cross`` by
+default) and one over video and subtitles (``mixed_vt``, ``merged`` by
+default), both reading the same video tokens. The memory is the concatenation
+of the two outputs' token sets (and masks), ``[g_v, video, g_a, audio | video,
+subtitles]`` with the defaults: the video is there twice, once fused with the
+audio and once with the text. Audio and text never meet inside the encoder
+(no audio token attends to a text token, directly or through the video
+tokens, nor the reverse); the caption decoder attends to both.
 """
 
 from __future__ import annotations
@@ -30,6 +42,9 @@ import torch.nn as nn
 
 from vxt.errors import VxtError
 from vxt.nn.attention import Attention, EncoderLayer, FeedForward
+
+#: the variants of one cross-modal encoder (``mixed`` combines two of them)
+VARIANTS = ("merged", "cross", "global", "local_global_merged", "local_global_cross")
 
 #: fixed token-type ids, so that a checkpoint's embeddings keep their meaning whatever the modalities
 TYPE_IDS = {"video": 0, "audio": 1, "subtitles": 2}
@@ -115,6 +130,8 @@ class CrossModalEncoder(nn.Module):
     def __init__(self, variant: str, modalities, d: int, heads: int, d_ff: int, layers: int, dropout: float,
                  max_positions: int):
         super().__init__()
+        if variant not in VARIANTS:
+            raise VxtError(f"unknown fusion variant {variant!r} (one of {', '.join(VARIANTS)})")
         self.variant = variant
         self.modalities = list(modalities)
         self.max_positions = int(max_positions)
@@ -177,3 +194,37 @@ class CrossModalEncoder(nn.Module):
             parts.append(xs[m])
             part_masks.append(masks[m])
         return self.norm(torch.cat(parts, 1)), torch.cat(part_masks, 1)
+
+
+class MixedFusion(nn.Module):
+    """V+A+T: a ``va`` encoder over video and audio and a ``vt`` encoder over video and subtitles (own weights);
+    the memory is the concatenation of their outputs (tokens and masks), ``va``'s first."""
+
+    PAIRS = (("va", ("video", "audio")), ("vt", ("video", "subtitles")))
+
+    def __init__(self, va: str, vt: str, d: int, heads: int, d_ff: int, layers: int, dropout: float,
+                 max_positions: int):
+        super().__init__()
+        self.variant = "mixed"
+        self.modalities = ["video", "audio", "subtitles"]
+        self.branches = nn.ModuleDict({
+            name: CrossModalEncoder(variant, mods, d, heads, d_ff, layers, dropout, max_positions)
+            for (name, mods), variant in zip(self.PAIRS, (va, vt))})
+
+    def forward(self, streams: Streams) -> tuple[torch.Tensor, torch.Tensor]:
+        missing = [m for m in self.modalities if m not in streams]
+        if missing:
+            raise VxtError("the mixed (V+A+T) fusion needs video, audio and subtitles streams; "
+                           f"no {', '.join(missing)}")
+        parts = [self.branches[name]({m: streams[m] for m in mods}) for name, mods in self.PAIRS]
+        return torch.cat([x for x, _ in parts], 1), torch.cat([k for _, k in parts], 1)
+
+
+def build_fusion(cfg: dict) -> nn.Module:
+    """The cross-modal encoder a model config asks for (``fusion``; ``mixed_va`` / ``mixed_vt`` for ``mixed``)."""
+    d, drop = int(cfg["d_model"]), float(cfg["dropout"])
+    args = (d, int(cfg["fusion_heads"]), int(cfg["fusion_d_ff"]), int(cfg["fusion_layers"]), drop,
+            int(cfg["max_positions"]))
+    if cfg["fusion"] == "mixed":
+        return MixedFusion(cfg.get("mixed_va", "local_global_cross"), cfg.get("mixed_vt", "merged"), *args)
+    return CrossModalEncoder(cfg["fusion"], cfg["modalities"], *args)

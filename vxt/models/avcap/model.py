@@ -11,10 +11,12 @@ Batches (from :meth:`AVCap.collate`; masks are bool, True = valid)::
 Pre-training (``stage=pretrain``) trains two tasks on every clip, each
 started by its own BOS token: Predict Current Caption (``<s>``, the manifest's
 ``targets``) and Predict Next Caption (``<next>``, ``next_targets``); the loss
-L is the sum of the two per-token means. Fine-tuning trains the current
-caption alone. In pre-training the balancer (:mod:`vxt.models.avcap.balance`)
-adds the mono-modal losses: L_a with the video embeddings set to zeros, L_v
-with the other streams (audio, subtitles) set to zeros.
+L is the sum of the two per-token means. With ``pnc=false`` pre-training
+trains Predict Current Caption alone (no ``<next>`` row, L its per-token
+mean: the paper's "without PNC"). Fine-tuning trains the current caption
+alone. In pre-training the balancer (:mod:`vxt.models.avcap.balance`) adds
+the mono-modal losses: L_a with the video embeddings set to zeros, L_v with
+the other streams (audio, subtitles) set to zeros.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from vxt.models.avcap.balance import make_balancer
 from vxt.models.avcap.config import effective_balance
 from vxt.models.avcap.decoder import CaptionDecoder
 from vxt.models.avcap.encoders import AudioEncoder, TextEncoder, VideoEncoder
-from vxt.models.avcap.fusion import CrossModalEncoder
+from vxt.models.avcap.fusion import build_fusion
 from vxt.nn.vocab import WordVocab
 
 #: the BOS token of Predict Next Caption (Predict Current Caption starts with the vocabulary's <s>)
@@ -82,8 +84,7 @@ class AVCap(nn.Module):
         self.video = VideoEncoder(cfg["video"], d) if "video" in mods else None
         self.audio = AudioEncoder(cfg["audio"], d, drop) if "audio" in mods else None
         self.text = TextEncoder(cfg["text"], len(self.vocab), d, drop) if "subtitles" in mods else None
-        self.fusion = CrossModalEncoder(cfg["fusion"], mods, d, int(cfg["fusion_heads"]), int(cfg["fusion_d_ff"]),
-                                        int(cfg["fusion_layers"]), drop, int(cfg["max_positions"]))
+        self.fusion = build_fusion(cfg)
         dc = cfg["decoder"]
         self.decoder = CaptionDecoder(len(self.vocab), d, int(dc["heads"]), int(dc["d_ff"]), int(dc["layers"]), drop)
         for part in (self.audio, self.text, self.fusion, self.decoder):
@@ -113,6 +114,11 @@ class AVCap(nn.Module):
     @property
     def stage(self) -> str:
         return self.config["stage"]
+
+    @property
+    def trains_pnc(self) -> bool:
+        """Whether training adds Predict Next Caption: pre-training with ``pnc`` on (the default)."""
+        return self.stage == "pretrain" and bool(self.config.get("pnc", True))
 
     def use_data_dir(self, data_dir) -> None:
         """Read media under ``data_dir`` (a resumed run's ``--data``)."""
@@ -197,7 +203,7 @@ class AVCap(nn.Module):
             if lacking:
                 raise DataError(f"example {lacking[0]}: no caption in `targets` to train on")
             batch["caption_ids"] = self._caption_ids(caps, self.vocab.bos_id)
-            if self.stage == "pretrain":
+            if self.trains_pnc:
                 nxt = []
                 for ex in exs:
                     refs = [str(t) for t in ex.get("next_targets") or [] if str(t).strip()]
@@ -233,7 +239,7 @@ class AVCap(nn.Module):
         pad, smooth = self.vocab.pad_id, float(self.config["smoothing"])
         for task, key in (("pcc", "caption_ids"), ("pnc", "next_ids")):
             ids = batch.get(key)
-            if ids is None:
+            if ids is None or (task == "pnc" and not self.trains_pnc):
                 continue
             mask = ids != pad
             logp = self.decoder(memory, mem_mask, ids[:, :-1], mask[:, :-1])
@@ -266,6 +272,9 @@ class AVCap(nn.Module):
         rows = self._row_losses(streams, batch)
         L, n_tok = self._reduce(rows, train_rows)
         out = {"n_tokens": n_tok.detach(), "log_loss_av": float(L.detach())}
+        if self.stage == "pretrain":  # each task's share of L (no loss_pnc without PNC)
+            for task, r in rows.items():
+                out[f"log_loss_{task}"] = float(self._reduce({task: r}, train_rows)[0].detach())
         if self.balancer is None:
             out["loss"] = L
             return out

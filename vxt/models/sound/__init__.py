@@ -13,7 +13,8 @@
   discriminator, hinge and feature-matching losses), ``--stage vocoder``;
 - :mod:`~vxt.models.sound.task_model`: the ``--task sound`` model of the
   training loop and ``vxt decode`` (:class:`SoundTaskModel`), configured by
-  :mod:`~vxt.models.sound.options`;
+  :mod:`~vxt.models.sound.options`; its decoding side (vocoder choice, wave
+  fields, decode options) in :mod:`~vxt.models.sound.decode`;
 - :mod:`~vxt.models.sound.melception`: Melception, the sound classifier whose
   features and logits score generated sound (``--task classify --model melception``);
   :mod:`~vxt.models.sound.scoring`: ``vxt score`` on sound predictions;

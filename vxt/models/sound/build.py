@@ -17,10 +17,14 @@ def build_sound_task(name: str, overrides: dict | None = None, data_dir: str | P
     """Build the ``--task sound`` model ``name`` (``specvqgan``, ``specvqgan-tiny``) for ``data_dir``.
 
     Codebook stage: the LPAPS network is loaded now (or the run stops with
-    one line; ``--set perceptual=none`` trains without it and says so).
+    one line; ``--set perceptual=none`` trains without it and says so); with
+    ``--set loss.perceptual_weight=0`` none is needed (the "VQ" and
+    "VQ + PatchGAN" codebooks of the loss ablation; ``loss.disc_weight=0``
+    leaves the PatchGAN out).
     Sampler stage: the codebook of ``--set codebook=EXP`` (``--stage all``
     passes the codebook it just trained), the visual features of
-    ``--features DIR`` or of the visual backbone.
+    ``--features DIR`` or of the visual backbone; with ``--set
+    sampler.n_feats=0`` none (no visual condition).
     """
     from vxt.models.sound.options import resolve
 
@@ -44,17 +48,23 @@ def _build_codebook(cfg: dict, base: dict, data_dir) -> SoundTaskModel:
     from vxt.utils import say_once
 
     perceptual = None
-    if cfg["perceptual"] is None:
+    if float(cfg["loss"]["perceptual_weight"]) == 0:
+        if cfg["perceptual"] not in (None, "none"):
+            say_once("loss.perceptual_weight=0: the codebook trains without LPAPS; --set perceptual= is not used")
+        cfg["perceptual"] = "none"
+    elif cfg["perceptual"] is None:
         raise VxtError("the codebook's perceptual loss needs the LPAPS network: --set perceptual=DIR "
                        "(a folder with lpaps.safetensors), or --set perceptual=none to train without it")
-    if cfg["perceptual"] == "none":
+    if cfg["perceptual"] == "none" and float(cfg["loss"]["perceptual_weight"]) > 0:
         say_once("training the codebook without the LPAPS perceptual loss (--set perceptual=none): "
                  "L1 + codebook + adversarial losses only; SpecVQGAN's codebook uses it")
-    else:
+    elif cfg["perceptual"] != "none":
         from vxt.models.sound.lpaps import LPAPS
 
         cfg["perceptual"] = str(Path(cfg["perceptual"]).resolve())
         perceptual = LPAPS.load(cfg["perceptual"])
+    if float(cfg["loss"]["disc_weight"]) == 0:
+        say_once("loss.disc_weight=0: the codebook trains without the PatchGAN (its discriminator never runs)")
     for k in ("sampler", "visual", "codebook_exp", "features", "visual_weights", "vocoder"):
         cfg.pop(k, None)
     return SoundTaskModel({**base, **cfg}, data_dir=data_dir, perceptual=perceptual)
@@ -82,18 +92,22 @@ def _build_sampler(name: str, cfg: dict, base: dict, data_dir) -> SoundTaskModel
     if not isinstance(codebook, SoundTaskModel) or codebook.stage != "codebook":
         raise VxtError("--set codebook= takes a SpecVQGAN experiment of --stage codebook", path=str(cfg["codebook_exp"]))
     feats = cfg.get("features")
-    if feats:
+    visual = None
+    if not int(cfg["sampler"]["n_feats"]):
+        from vxt.utils import say_once
+
+        say_once("sampler.n_feats=0: the sampler is conditioned on nothing visual (a learned start row: "
+                 "SpecVQGAN's 'No Feats')" + ("; --features is not used" if feats else ""))
+        fcfg, d_feat = {"source": "none"}, 0
+    elif feats:
         if not Path(feats).is_dir():
             raise DataError("no such features folder", path=str(feats))
         fcfg = {"source": "files", "dir": str(Path(feats).resolve())}
     else:
         fcfg = {"source": "resnet", **cfg["visual"], "weights": cfg.get("visual_weights")}
-    visual = VisualFeatures(fcfg)
-    if fcfg["source"] == "files":
-        ex = _first_train_example(data_dir)
-        d_feat = visual.dim(ex)
-    else:
-        d_feat = visual.dim()
+    if fcfg["source"] != "none":
+        visual = VisualFeatures(fcfg)
+        d_feat = visual.dim(_first_train_example(data_dir)) if fcfg["source"] == "files" else visual.dim()
     cb = codebook.config["codebook"]
     down = codebook.vqgan.down_factor
     sampler = {**cfg["sampler"], "d_feat": int(d_feat), "n_codes": (fe.N_MELS // down) * (int(cb["resolution"]) // down),
@@ -103,5 +117,6 @@ def _build_sampler(name: str, cfg: dict, base: dict, data_dir) -> SoundTaskModel
               "betas": cfg["betas"], "vocoder_exp": cfg.get("vocoder_exp") or codebook.config.get("vocoder_exp")}
     model = SoundTaskModel(config, data_dir=data_dir)
     model.vqgan.load_state_dict(codebook.vqgan.state_dict())
-    model.visual = visual  # keep what it has read
+    if visual is not None:
+        model.visual = visual  # keep what it has read
     return model

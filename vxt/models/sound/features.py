@@ -124,3 +124,47 @@ class VisualFeatures:
             for i in range(0, len(x), 32):
                 out.append(net((x[i : i + 32] - mean) / std))
         return torch.cat(out).numpy().astype(np.float32)
+
+
+def write_feature_files(data_dir: str | Path, out_dir: str | Path, config: dict | None = None,
+                        splits: tuple[str, ...] = ("train", "val", "test"), seed: int = 0) -> dict:
+    """Extract the raw visual features of every ``--task sound`` example of ``splits`` once, into
+    ``out_dir/<example id>.npy`` (the ``--features DIR`` layout), so that several sampler runs share them.
+
+    ``config``: the backbone (``{"arch", "size", "weights"}``; default ResNet-50 at 224 px; without
+    ``weights`` at random init, drawn from ``seed``, so a rerun writes the same features). Files already there
+    are kept. Returns ``{"written", "kept", "dim", "config"}``.
+    """
+    import torch
+
+    from vxt.data.loader import task_examples
+    from vxt.data.manifest import resolve_media
+
+    cfg = {"source": "resnet", "arch": "resnet50", "size": 224, "weights": None, **(config or {})}
+    vf = VisualFeatures(cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        vf._backbone()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = kept = 0
+    dim = None
+    for split in splits:
+        if not (Path(data_dir) / f"{split}.jsonl").is_file():
+            continue
+        for ex in task_examples(data_dir, split, "sound"):
+            f = out / f"{ex['id']}.npy"
+            if f.is_file():
+                kept += 1
+                continue
+            rel = ex.get("video")
+            if not rel:
+                raise DataError("no video to extract visual features from", example_id=ex.get("id"))
+            feats = vf.raw(ex, resolve_media(data_dir, rel))
+            tmp = f.with_name(f".{f.name}.tmp.npy")
+            np.save(tmp, feats.astype(np.float32))
+            tmp.replace(f)
+            vf._cache.clear()  # one clip at a time in memory
+            written += 1
+            dim = int(feats.shape[1])
+    return {"written": written, "kept": kept, "dim": dim if dim is not None else vf.dim(), "config": cfg}

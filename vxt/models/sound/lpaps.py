@@ -13,7 +13,10 @@ holds the whole state (``net.slice{1..5}.*``, ``lin{0..4}.model.1.weight``,
 ``scaling_layer.shift``, ``scaling_layer.scale``: the layout of SpecVQGAN's
 ``vggishish_lpaps`` checkpoint plus its mean/std file, converted to
 safetensors: vxt never reads pickles). A path that does not load stops the
-run with one line.
+run with one line. The five widths are read from the file (``lin{k}``'s
+input channels): SpecVQGAN's are 64, 128, 256, 512, 512; a narrower stack
+of the same layout (a CPU stand-in, :meth:`LPAPS.save` writes one) loads
+the same way.
 """
 
 from __future__ import annotations
@@ -32,29 +35,36 @@ _SLICES = ((0, 4), (4, 9), (9, 16), (16, 23), (23, 30))
 WEIGHTS_FILE = "lpaps.safetensors"
 
 
-def _features() -> list[nn.Module]:
+def _features(channels: tuple[int, ...] = CHANNELS) -> list[nn.Module]:
+    width = dict(zip(CHANNELS[:4], channels[:4]))  # 64, 128, 256, 512 -> the stack's own (the last: channels[4])
     layers: list[nn.Module] = []
-    cin = 1
+    cin, level = 1, 0
     for v in _CONVS:
         if v == "MP":
             layers.append(nn.MaxPool2d(2, 2))
+            level += 1
         else:
-            layers += [nn.Conv2d(cin, int(v), 3, 1, 1), nn.ReLU(inplace=False)]
-            cin = int(v)
+            c = int(channels[4]) if level == 4 else int(width[int(v)])
+            layers += [nn.Conv2d(cin, c, 3, 1, 1), nn.ReLU(inplace=False)]
+            cin = c
     return layers
 
 
 class LPAPS(nn.Module):
-    def __init__(self, n_mels: int = 80):
+    def __init__(self, n_mels: int = 80, channels: tuple[int, ...] = CHANNELS):
         super().__init__()
-        feats = _features()
+        channels = tuple(int(c) for c in channels)
+        if len(channels) != 5 or min(channels) < 1:
+            raise ValueError(f"LPAPS has five widths (relu1_2 ... relu5_3), got {channels}")
+        self.channels = channels
+        feats = _features(channels)
         self.net = nn.Module()
         for k, (lo, hi) in enumerate(_SLICES, 1):
             s = nn.Sequential()
             for i in range(lo, hi):
                 s.add_module(str(i), feats[i])
             setattr(self.net, f"slice{k}", s)
-        for k, c in enumerate(CHANNELS):
+        for k, c in enumerate(channels):
             lin = nn.Module()
             lin.model = nn.Sequential(nn.Dropout(), nn.Conv2d(c, 1, 1, bias=False))
             setattr(self, f"lin{k}", lin)
@@ -62,6 +72,7 @@ class LPAPS(nn.Module):
         self.scaling_layer.register_buffer("shift", torch.zeros(1, 1, n_mels, 1))
         self.scaling_layer.register_buffer("scale", torch.ones(1, 1, n_mels, 1))
         self.requires_grad_(False)
+        self.eval()  # frozen from the start: its dropout never runs
 
     @classmethod
     def load(cls, directory: str | Path) -> "LPAPS":
@@ -77,7 +88,11 @@ class LPAPS(nn.Module):
             state = load_file(str(f))
         except Exception as e:  # noqa: BLE001 - a damaged file: one line
             raise VxtError(f"cannot read the LPAPS weights ({type(e).__name__})", path=str(f)) from None
-        model = cls(n_mels=int(state["scaling_layer.shift"].shape[2]) if "scaling_layer.shift" in state else 80)
+        widths = [state.get(f"lin{k}.model.1.weight") for k in range(5)]
+        channels = tuple(int(w.shape[1]) for w in widths) if all(w is not None and w.ndim == 4 for w in widths) \
+            else CHANNELS
+        model = cls(n_mels=int(state["scaling_layer.shift"].shape[2]) if "scaling_layer.shift" in state else 80,
+                    channels=channels)
         own = model.state_dict()
         missing = sorted(set(own) - set(state))
         bad = sorted(k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape))
@@ -86,6 +101,15 @@ class LPAPS(nn.Module):
         model.load_state_dict({k: v for k, v in state.items() if k in own})
         model.eval()
         return model
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the whole state to ``directory/lpaps.safetensors`` (what :meth:`load` reads)."""
+        from safetensors.torch import save_file
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, str(d / WEIGHTS_FILE))
+        return d / WEIGHTS_FILE
 
     def train(self, mode: bool = True) -> "LPAPS":
         return super().train(False)  # frozen: never dropout

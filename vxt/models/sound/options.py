@@ -22,10 +22,15 @@ DISC = {"ndf": 64, "n_layers": 3}
 #: the sampler's optimizer (cond_transformer.py's configure_optimizers; base_learning_rate 5e-6 x batch size):
 #: AdamW (0.9, 0.95), weight decay 0.01 on Linear weights only
 SAMPLER_OPTIM = {"base_lr": 5e-6, "betas": [0.9, 0.95], "weight_decay": 0.01}
-#: configs/vggsound_transformer.yaml (GPTFeats: 24 layers, 16 heads, 1,024 wide; 212 feature rows) and the
-#: sampling settings of evaluation/configs/sampler.yaml (temperature 1, top-k 100)
-SAMPLER = {"n_layer": 24, "n_head": 16, "n_embd": 1024, "pdrop": 0.1, "n_feats": 212, "vocab_size": None,
-           "top_k": 100, "temperature": 1.0, **SAMPLER_OPTIM}
+#: configs/vggsound_transformer.yaml (GPTFeats: 24 layers, 16 heads, 1,024 wide; 212 feature rows; the ColumnMajor
+#: permuter: ``order`` column) and the sampling settings of evaluation/configs/sampler.yaml (temperature 1, top-k 100).
+#: The ablations: ``--set sampler.n_feats=0|1|5|212`` (0: "No Feats", nothing visual: :mod:`~vxt.models.sound.sampler`)
+#: and ``--set sampler.order=row`` (the 53 time codes of each frequency row together)
+SAMPLER = {"n_layer": 24, "n_head": 16, "n_embd": 1024, "pdrop": 0.1, "n_feats": 212, "order": "column",
+           "vocab_size": None, "top_k": 100, "temperature": 1.0, **SAMPLER_OPTIM}
+#: the most feature rows there are: the centre 212 of SpecVQGAN's 215 (:mod:`~vxt.models.sound.features`)
+MAX_FEATS = 212
+SAMPLER_ORDERS = ("column", "row")
 #: the visual features when no --features folder is given: ImageNet ResNet-50, 2,048-d, 21.5 fps
 VISUAL = {"arch": "resnet50", "size": 224}
 
@@ -86,6 +91,17 @@ def resolve(name: str, overrides: dict) -> dict:
     cfg = merge_config({**copy.deepcopy(PRESETS[name]), **TASK_DEFAULTS}, over)
     if cfg["stage"] not in STAGES:
         raise VxtError(f"--stage must be one of {', '.join((*STAGES, 'all'))}, got {cfg['stage']!r}")
+    sc = cfg["sampler"]
+    if sc.get("order", "column") not in SAMPLER_ORDERS:
+        raise VxtError(f"sampler.order must be column or row, got {sc.get('order')!r}")
+    nf = sc.get("n_feats")
+    if isinstance(nf, bool) or not isinstance(nf, int) or not 0 <= nf <= MAX_FEATS:
+        raise VxtError(f"sampler.n_feats must be a whole number from 0 (no visual features) to {MAX_FEATS}, "
+                       f"got {nf!r}")
+    for key in ("perceptual_weight", "disc_weight"):
+        w = cfg["loss"].get(key)
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
+            raise VxtError(f"loss.{key} must be a number >= 0 (0: without that loss), got {w!r}")
     cb = cfg["codebook"]
     down = 2 ** (len(cb["ch_mult"]) - 1)
     if 80 % down or cb["resolution"] % down:

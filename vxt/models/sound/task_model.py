@@ -20,11 +20,20 @@ it is 0.8. Validation: ``1-L1``, one minus the mean absolute error of the
 reconstruction in [0, 1] units (higher is better).
 
 Stage ``sampler`` (stage 2): the GPT of :mod:`~vxt.models.sound.sampler`
-over the clip's visual features (:mod:`~vxt.models.sound.features`) and the
-frozen codebook's codes of its spectrogram, column-major; cross-entropy on
-the code positions; validation: ``-CE`` (minus the mean teacher-forced
-cross-entropy, higher is better). It trains as ``plain`` with the optimizer
-of :meth:`SoundTaskModel.optimizer_settings` (SpecVQGAN's AdamW).
+over the clip's visual features (:mod:`~vxt.models.sound.features`;
+``sampler.n_feats`` rows, none with ``n_feats`` 0) and the frozen codebook's
+codes of its spectrogram in ``sampler.order`` (column-major unless the
+checkpoint records ``row``; decoding inverts the same order); cross-entropy
+on the code positions; validation: ``-CE`` (minus the mean teacher-forced
+cross-entropy, higher is better; ``vxt train --patience N`` stops on it as
+SpecVQGAN's early stopping on the validation loss). It trains as ``plain``
+with the optimizer of :meth:`SoundTaskModel.optimizer_settings`
+(SpecVQGAN's AdamW).
+
+The codebook's loss ablation: ``--set loss.perceptual_weight=0`` trains
+without LPAPS (no perceptual network is loaded or needed), ``--set
+loss.disc_weight=0`` without the PatchGAN (the discriminator never runs or
+steps); both: the VQ losses and L1 only.
 
 Stage ``vocoder``: MelGAN (:mod:`~vxt.models.sound.melgan`) trained by the
 ``gan`` strategy on random ``segment``-sample pieces of the clips (8,192 in
@@ -38,7 +47,10 @@ Decoding a codebook checkpoint reconstructs the clip's own spectrogram
 through the codebook; a sampler checkpoint samples ``samples`` code
 sequences per clip from its picture (top-k, temperature) and decodes them
 with the codebook's decoder; a vocoder checkpoint resynthesises the clip's
-own spectrogram. The wave comes from the MelGAN of ``--set vocoder=EXP`` or
+own spectrogram. Each decoded row carries ``sample_seconds``: the wall time
+of making its spectrogram and wave (sampling the codes, the codebook's
+decoder, the vocoder), the batch's time shared over its clips. The wave
+comes from the MelGAN of ``--set vocoder=EXP`` or
 the one the checkpoint was trained with (``vocoder_exp``: ``--stage all``
 records it), else from Griffin-Lim (the fallback vocoder, labelled as such in
 ``preds.json``; ``--set vocoder=griffin-lim`` asks for it).
@@ -46,6 +58,7 @@ records it), else from Griffin-Lim (the fallback vocoder, labelled as such in
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +70,9 @@ from vxt.errors import DataError, MediaError, VxtError
 from vxt.models.sound import frontend as fe
 from vxt.models.sound.features import VisualFeatures
 from vxt.models.sound.melgan import MelGANGenerator, MultiScaleDiscriminator, discriminator_loss, generator_loss
-from vxt.models.sound.options import DECODE_KEYS, SAMPLER_OPTIM
-from vxt.models.sound.sampler import GPT, column_major, from_column_major
+from vxt.models.sound.decode import SoundDecoding, share_seconds
+from vxt.models.sound.options import SAMPLER_OPTIM
+from vxt.models.sound.sampler import GPT, flatten_codes, unflatten_codes
 from vxt.models.sound.vqgan import VQGAN, PatchDiscriminator, hinge_d_loss, hinge_g_loss
 
 CLASS_PATH = "vxt.models.sound:SoundTaskModel"
@@ -85,7 +99,7 @@ def clip_spectrogram(path: str | Path, start: float = 0.0, *, example_id: str | 
     return fe.melspectrogram(fitted, fe.SAMPLE_RATE), padded
 
 
-class SoundTaskModel(nn.Module):
+class SoundTaskModel(SoundDecoding, nn.Module):
     """The ``--task sound`` model of the training loop and ``vxt decode`` (see the module docstring)."""
 
     #: the model reads its own audio: no media cache
@@ -108,7 +122,8 @@ class SoundTaskModel(nn.Module):
         elif self.stage == "sampler":
             self.vqgan.requires_grad_(False)  # the codebook of stage 1, frozen
             self.sampler = GPT(config["sampler"])
-            self.visual = VisualFeatures(config["features"])
+            if int(config["sampler"]["n_feats"]):  # n_feats 0 ("No Feats"): nothing visual to read
+                self.visual = VisualFeatures(config["features"])
         self.data_dir = None if data_dir is None else Path(data_dir)
         self._perceptual = [perceptual]  # a list: frozen, loaded from its own path, not part of the weights
         self._specs: dict[str, tuple[np.ndarray, bool]] = {}
@@ -122,6 +137,11 @@ class SoundTaskModel(nn.Module):
     @property
     def metric_name(self) -> str:
         return "-CE" if self.stage == "sampler" else "1-L1"
+
+    @property
+    def code_order(self) -> str:
+        """How the sampler lays out a code map (``sampler.order``; checkpoints from before it: column)."""
+        return str((self.config.get("sampler") or {}).get("order", "column"))
 
     def train(self, mode: bool = True) -> "SoundTaskModel":
         super().train(mode)
@@ -253,8 +273,8 @@ class SoundTaskModel(nn.Module):
         if self.stage == "vocoder":
             batch.update(self._vocoder_batch(exs, train, rng))
             return batch
-        if self.stage == "sampler":
-            n = int(self.config["sampler"]["n_feats"])
+        n = int(self.config["sampler"]["n_feats"]) if self.stage == "sampler" else 0
+        if n:  # n_feats 0: the sampler sees nothing of the video
             batch["feats"] = torch.from_numpy(np.stack([self.visual.rows(ex, n, self._media(ex)) for ex in exs]))
         if train or self.stage == "codebook" or self._decode is None:  # sampling needs no spectrogram
             specs = np.stack([fe.to_model(fe.centre_crop(self.spectrogram(ex))) for ex in exs])
@@ -294,12 +314,14 @@ class SoundTaskModel(nn.Module):
         if self.stage == "sampler":
             with torch.no_grad():
                 _, _, codes = self.vqgan.encode(x)
-            seq = column_major(codes)
-            return {"loss": self.sampler.loss(batch["feats"], seq), "n_tokens": torch.tensor(seq.numel())}
+            seq = flatten_codes(codes, self.code_order)
+            return {"loss": self.sampler.loss(batch.get("feats"), seq), "n_tokens": torch.tensor(seq.numel())}
         loss = self.config["loss"]
         part = batch.get("gan_part", "generator")
         step = int(batch.get("gan_step", 0))
-        disc_on = step >= int(loss["disc_start"]) and float(loss["disc_factor"]) > 0
+        # disc_weight 0 (or disc_factor 0): no PatchGAN at all, the discriminator never runs nor steps
+        disc_on = (step >= int(loss["disc_start"]) and float(loss["disc_factor"]) > 0
+                   and float(loss["disc_weight"]) > 0)
         if part == "discriminator":
             real, fake = batch["real"], batch["fake"]
             d = hinge_d_loss(self.discriminator(real), self.discriminator(fake)) * float(loss["disc_factor"])
@@ -325,88 +347,6 @@ class SoundTaskModel(nn.Module):
 
     # ------------------------------------------------------------ inference
 
-    def configure_decode(self, data_dir: str | Path | None = None, features: str | Path | None = None,
-                         overrides: dict | None = None) -> None:
-        """Decoding writes waves. Options (``--set``): ``samples`` (1), ``top_k`` (the preset's: 100),
-        ``temperature`` (1.0), ``seed`` (0), ``griffin_lim_iters`` (32); ``--features DIR``: the
-        sampler's visual features from files."""
-        from vxt.utils import say_once
-
-        overrides = dict(overrides or {})
-        unknown = sorted(set(overrides) - set(DECODE_KEYS))
-        if unknown:
-            raise VxtError(f"unknown sound decode option(s) {', '.join(unknown)} (known: {', '.join(DECODE_KEYS)})")
-        if data_dir is not None:
-            self.data_dir = Path(data_dir)
-        sc = self.config.get("sampler") or {}
-        self._decode = {"griffin_lim_iters": int(overrides.get("griffin_lim_iters", 32)),
-                        "seed": int(overrides.get("seed", 0)), "samples": int(overrides.get("samples", 1)),
-                        "top_k": overrides.get("top_k", sc.get("top_k", 100)),
-                        "temperature": float(overrides.get("temperature", sc.get("temperature", 1.0)))}
-        if self._decode["samples"] < 1:
-            raise VxtError(f"samples must be a whole number >= 1, got {overrides.get('samples')!r}")
-        if self.stage in ("codebook", "vocoder"):
-            if features is not None:
-                raise VxtError(f"--features conditions the sampler, which this {self.stage} checkpoint does not have")
-            if self._decode["samples"] > 1:
-                raise VxtError(f"a {self.stage} checkpoint reconstructs each clip once: --samples needs a sampler "
-                               "checkpoint (--stage sampler)")
-        elif features is not None:
-            if not Path(features).is_dir():
-                raise DataError("no such features folder", path=str(features))
-            self.visual = VisualFeatures({"source": "files", "dir": str(Path(features).resolve())})
-        if self.stage == "vocoder":
-            self._melgan = [self.vocoder, "MelGAN (this checkpoint)"]
-            say_once("this is a vocoder checkpoint: decoding resynthesises each clip's own spectrogram with it")
-            return
-        self._melgan = self._load_vocoder(overrides.get("vocoder"))
-        what = ("this checkpoint has the codebook only (no sampler): decoding reconstructs each clip's own sound "
-                "through the codebook; " if self.stage == "codebook" else "")
-        say_once(f"{what}the wave comes from {self._melgan[1] or fe.FALLBACK_LABEL}")
-
-    def _load_vocoder(self, asked) -> list:
-        """``[generator, label]`` of ``--set vocoder=EXP`` or of the recorded ``vocoder_exp``; ``[None, None]``
-        for Griffin-Lim (asked for with ``vocoder=griffin-lim``, or no vocoder known, or the recorded one gone)."""
-        from vxt.utils import say_once
-
-        if asked == "griffin-lim":
-            return [None, None]
-        path = asked if asked is not None else self.config.get("vocoder_exp")
-        if path is None:
-            return [None, None]
-        if not (Path(path) / "config.json").is_file():
-            if asked is None:  # recorded at training time, since moved: say so, fall back
-                say_once(f"the vocoder this checkpoint was trained with is not at {path} any more "
-                         "(--set vocoder=EXP to give it)")
-                return [None, None]
-            raise VxtError("--set vocoder= takes a `vxt train --task sound --stage vocoder` experiment "
-                           "(or griffin-lim)", path=str(path))
-        from vxt.models import load_checkpoint
-
-        other = load_checkpoint(path)
-        if not isinstance(other, SoundTaskModel) or other.stage != "vocoder":
-            raise VxtError("--set vocoder= takes a SpecVQGAN experiment of --stage vocoder", path=str(path))
-        return [other.vocoder.eval(), f"MelGAN ({Path(path).resolve()})"]
-
-    def _vocode(self, spec: np.ndarray) -> np.ndarray:
-        """A ``[80, T]`` spectrogram in [0, 1] -> ``(T - 1) x 256`` samples through the MelGAN."""
-        net = self._melgan[0].to(self._device())
-        with torch.no_grad():
-            x = torch.from_numpy(np.ascontiguousarray(spec, dtype=np.float32))[None].to(self._device())
-            wave = net(x)[0, 0].float().cpu().numpy()
-        return wave[: (spec.shape[-1] - 1) * fe.HOP].astype(np.float64)
-
-    def _wave_fields(self, spec: np.ndarray, start_frame: int | None = None) -> dict:
-        d = self._decode
-        if self._melgan[0] is not None:
-            wave, label = self._vocode(spec), self._melgan[1]
-        else:
-            wave, label = fe.griffin_lim(spec, n_iter=d["griffin_lim_iters"], seed=d["seed"]), fe.FALLBACK_LABEL
-        # the crop starts 6 frames (~70 ms) into the clip: where the wave belongs on the clip's timeline
-        first = fe.crop_offset() if start_frame is None else start_frame
-        return {"wave": wave, "spec": spec, "sample_rate": fe.SAMPLE_RATE, "vocoder": label,
-                "start": round(first * fe.HOP / fe.SAMPLE_RATE, 6)}
-
     @torch.no_grad()
     def predict(self, batch: dict, options: Any = None) -> list[dict]:
         was_training = self.training
@@ -416,6 +356,7 @@ class SoundTaskModel(nn.Module):
                 return self._predict_sampler(batch)
             if self.stage == "vocoder":
                 return self._predict_vocoder(batch)
+            t0 = time.perf_counter()
             x = batch["spec"].to(self._device())
             xrec, _, codes = self.vqgan(x)
             real = fe.from_model(x[:, 0].cpu().numpy())
@@ -428,12 +369,15 @@ class SoundTaskModel(nn.Module):
                 if self._decode is not None:
                     p.update(self._wave_fields(fake[i]))
                 preds.append(p)
+            if self._decode is not None:
+                share_seconds(preds, time.perf_counter() - t0)
             return preds
         finally:
             self.train(was_training)
 
     def _predict_vocoder(self, batch: dict) -> list[dict]:
         """The whole clip's spectrogram -> MelGAN -> the spectrogram of that wave: ``1-L1`` (and the wave)."""
+        t0 = time.perf_counter()
         mel = batch["mel"].to(self._device())
         waves = self.vocoder(mel)[:, 0, : (mel.shape[-1] - 1) * fe.HOP].float().cpu().numpy()
         preds = []
@@ -447,14 +391,17 @@ class SoundTaskModel(nn.Module):
                 p.update({"wave": waves[i].astype(np.float64), "spec": real, "sample_rate": fe.SAMPLE_RATE,
                           "vocoder": self._melgan[1], "start": 0.0})
             preds.append(p)
+        if self._decode is not None:
+            share_seconds(preds, time.perf_counter() - t0)
         return preds
 
     def _predict_sampler(self, batch: dict) -> list[dict]:
         dev = self._device()
-        feats = batch["feats"].to(dev)
+        feats = batch["feats"].to(dev) if "feats" in batch else None  # none: n_feats 0
+        n = len(batch["ids"])
         if self._decode is None:  # validation: teacher-forced cross-entropy per clip
             _, _, codes = self.vqgan.encode(batch["spec"].to(dev))
-            seq = column_major(codes)
+            seq = flatten_codes(codes, self.code_order)
             logits = self.sampler(feats, seq).float()
             ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), seq, reduction="none").mean(1)
             return [{"id": cid, "prediction": f"cross-entropy {float(c):.4f}", "scores": {"-CE": -float(c)}}
@@ -465,13 +412,19 @@ class SoundTaskModel(nn.Module):
         w = int(self.config["codebook"]["resolution"]) // self.vqgan.down_factor
         preds = []
         for k in range(d["samples"]):
-            seq = self.sampler.sample(feats, temperature=d["temperature"], top_k=d["top_k"], generator=gen)
-            specs = fe.from_model(self.vqgan.decode_codes(from_column_major(seq, h, w))[:, 0].float().cpu().numpy())
+            t0 = time.perf_counter()
+            seq = self.sampler.sample(feats, temperature=d["temperature"], top_k=d["top_k"], generator=gen,
+                                      batch_size=n)
+            codes = unflatten_codes(seq, h, w, self.code_order)
+            specs = fe.from_model(self.vqgan.decode_codes(codes)[:, 0].float().cpu().numpy())
+            rows = []
             for i, cid in enumerate(batch["ids"]):
                 p = {"id": cid, "sample": k, "prediction": f"sample {k + 1} of {d['samples']} "
                      f"({seq.shape[1]} codes, top-k {d['top_k']}, temperature {d['temperature']:g})"}
                 p.update(self._wave_fields(specs[i]))
-                preds.append(p)
+                rows.append(p)
+            share_seconds(rows, time.perf_counter() - t0)
+            preds.extend(rows)
         return sorted(preds, key=lambda p: batch["ids"].index(p["id"]))  # a clip's samples together
 
     # ------------------------------------------------------------ persistence

@@ -11,7 +11,7 @@ import torch
 from vxt.errors import DataError, VxtError
 from vxt.models.tavt.features import example_units
 from vxt.models.tavt.model import TAVT
-from vxt.models.tavt.options import BUILD_DEFAULTS, DEFAULTS, PRESETS, STAGES, STRATEGY_KEYS
+from vxt.models.tavt.options import BUILD_DEFAULTS, DEFAULTS, PRESETS, STAGES, STRATEGY_KEYS, ablation_switches
 
 MEDIA_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".wav", ".mp3", ".flac", ".m4a", ".ogg")
 
@@ -118,20 +118,26 @@ def build_tavt(name: str, overrides: dict | None = None, data_dir: str | os.Path
     model_cfg["d_video"], model_cfg["d_audio"] = int(dv), int(da)
     stats = feature_stats(store, fit) if build["feature_norm"] else None
     store.norm = stats or None
-    if build["cluster_audio"]:
+    switches = ablation_switches(model_cfg)
+    if not switches["use_avmm"]:  # w/o AVMM, w/o audio: no reconstruction, so no auditory space to fit
+        clusters, units = None, np.zeros((0, int(model_cfg["d_audio"])), dtype=np.float32)
+    elif build["cluster_audio"]:
         exs, cdir = _cluster_examples(str(build["cluster_audio"]))
         cstore = FeatureStore.from_config(_store_config(build), cdir)
         cstore.norm = stats or None
         units = _audio_units(cstore, exs, model_cfg)
     else:
         units = _audio_units(store, fit, model_cfg)
-    clusters = fit_clusters(units, int(model_cfg["n_clusters"]), int(build["cluster_seed"]), int(build["kmeans_iters"]))
+    if switches["use_avmm"]:
+        clusters = fit_clusters(units, int(model_cfg["n_clusters"]), int(build["cluster_seed"]),
+                                int(build["kmeans_iters"]))
     # the caption vocabulary of every training caption (all domains: a shared word list, no pairing leaks)
     vocab = build_vocab([t for ex in train for t in ex.get("targets") or []], min_freq=int(build["min_word_freq"]))
     config = {
         **model_cfg, "name": name, "task": "caption", "stage": "meta",
         "features": store.to_config(), "feature_stats": stats or None, "data_dir": str(data.resolve()),
-        "source_domains": sources, "cluster_source": str(build["cluster_audio"] or "train"),
+        "source_domains": sources,
+        "cluster_source": str(build["cluster_audio"] or "train") if switches["use_avmm"] else None,
         "n_cluster_units": int(units.shape[0]), "freeze_avmm": False,
     }
     with torch.random.fork_rng(devices=[]):

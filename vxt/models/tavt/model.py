@@ -16,6 +16,13 @@ The parts (see :mod:`vxt.models.tavt.layers`, :mod:`vxt.models.tavt.losses`):
 ``log_loss_cap``, ``log_loss_rec``, ``log_loss_dis``, ``log_loss_dep``.
 An example without audio feeds ``A_rec`` in place of its audio (and adds
 nothing to L_rec, L_dis, L_dep).
+
+The paper's architecture ablations are switches of the config (documented in
+:mod:`vxt.models.tavt.options`): ``use_avmm=false`` (no prefix tokens, no
+reconstruction: ``A_rec`` is None and an audio-absent example's audio is
+masked out), ``use_audio=false`` (a video-only captioner: no audio stream, no
+AVMM, no ``x_va``), ``use_real_audio=false`` (the encoder is always fed
+``A_rec``). A loss a variant does not have is not logged.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from vxt.errors import DataError, VxtError
 from vxt.models.tavt import losses as L
 from vxt.models.tavt.features import example_units
 from vxt.models.tavt.layers import AVEncoder, AVMM, GatedDecoder
+from vxt.models.tavt.options import ablation_switches
 from vxt.nn.attention import xavier_init
 from vxt.nn.positions import sinusoidal_positions
 from vxt.nn.vocab import WordVocab, as_vocab
@@ -57,19 +65,24 @@ class TAVT(nn.Module):
             raise VxtError("TAVT needs a caption vocabulary")
         cfg["vocab"] = self.vocab.itos
         cfg["arch"] = self.ARCH
+        cfg.update(ablation_switches(cfg))  # the effective switches (use_audio=false: no AVMM, no W_ma)
         self.config = cfg
+        self.use_audio, self.use_avmm = bool(cfg["use_audio"]), bool(cfg["use_avmm"])
+        self.use_real_audio = bool(cfg["use_real_audio"])
         d, h, ff, drop = int(cfg["d_model"]), int(cfg["heads"]), int(cfg["d_ff"]), float(cfg["dropout"])
         dv, da, k = int(cfg["d_video"]), int(cfg["d_audio"]), int(cfg["n_clusters"])
-        if clusters is None:
-            clusters = torch.zeros(k, da)
-        if tuple(clusters.shape) != (k, da):
-            raise VxtError(f"the clusters have shape {list(clusters.shape)}, the config asks for [{k}, {da}]")
+        if self.use_avmm:
+            if clusters is None:
+                clusters = torch.zeros(k, da)
+            if tuple(clusters.shape) != (k, da):
+                raise VxtError(f"the clusters have shape {list(clusters.shape)}, the config asks for [{k}, {da}]")
+        # (the modules are built in the same order whatever the switches: a seeded TAVT keeps its initial weights)
         self.video_in = nn.Linear(dv, d)
-        self.audio_in = nn.Linear(da, d)
+        self.audio_in = nn.Linear(da, d) if self.use_audio else None
         self.segment = nn.Embedding(2, d)  # 0: a prefix token p_i, 1: a frame v_j
-        self.avmm = AVMM(dv, d, h, ff, int(cfg["avmm_layers"]), drop, clusters)
-        self.encoder = AVEncoder(d, h, ff, int(cfg["enc_layers"]), int(cfg["cross_layers"]), drop)
-        self.decoder = GatedDecoder(len(self.vocab), d, h, ff, int(cfg["dec_layers"]), drop)
+        self.avmm = AVMM(dv, d, h, ff, int(cfg["avmm_layers"]), drop, clusters) if self.use_avmm else None
+        self.encoder = AVEncoder(d, h, ff, int(cfg["enc_layers"]), int(cfg["cross_layers"]), drop, self.use_audio)
+        self.decoder = GatedDecoder(len(self.vocab), d, h, ff, int(cfg["dec_layers"]), drop, self.use_audio)
         xavier_init(self)
         # W_ma's running sums (eq. 8): per vocabulary word, the sum and count of alpha_av / alpha_va
         self.register_buffer("wma_sum", torch.zeros(len(self.vocab)))
@@ -85,13 +98,15 @@ class TAVT(nn.Module):
     # ------------------------------------------------------------ modes
 
     def set_avmm_frozen(self, frozen: bool) -> None:
-        """Freeze the AVMM (a target domain without audio: nothing to learn the reconstruction from)."""
-        self.config["freeze_avmm"] = bool(frozen)
-        self.avmm.requires_grad_(not frozen)
+        """Freeze the AVMM (a target domain without audio: nothing to learn the reconstruction from); a model
+        without one (``use_avmm=false``) records false."""
+        self.config["freeze_avmm"] = bool(frozen) and self.avmm is not None
+        if self.avmm is not None:
+            self.avmm.requires_grad_(not frozen)
 
     def train(self, mode: bool = True) -> "TAVT":
         super().train(mode)
-        if self.config.get("freeze_avmm"):
+        if self.config.get("freeze_avmm") and self.avmm is not None:
             self.avmm.eval()
         return self
 
@@ -145,32 +160,57 @@ class TAVT(nn.Module):
 
     # ------------------------------------------------------------ the network
 
-    def prefix(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(prefix tokens p [B, L, d], cluster weights w [B, L, K], A_rec [B, L, Da])."""
+    def prefix(self, batch: dict) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """(prefix tokens p [B, L, d], cluster weights w [B, L, K], A_rec [B, L, Da]); all None without an AVMM."""
+        if self.avmm is None:
+            return None, None, None
         p = self.avmm.prefix(batch["clips"], batch["unit_mask"])
         w = self.avmm.weights(p)
         return p, w, self.avmm.reconstruct(w)
 
-    def audio_input(self, batch: dict, a_rec: torch.Tensor) -> torch.Tensor:
-        """The audio units the encoder sees: the real ones, ``A_rec`` for an example without audio."""
+    def audio_input(self, batch: dict, a_rec: torch.Tensor | None) -> torch.Tensor | None:
+        """The audio units the encoder sees: the real ones, ``A_rec`` for an example without audio;
+        ``use_real_audio=false``: ``A_rec`` for every example; no AVMM: the real ones (an absent example's
+        are zeros, which :meth:`audio_mask` hides); no audio: None."""
+        if not self.use_audio:
+            return None
+        if a_rec is None:
+            return batch["audio"].to(self.video_in.weight.dtype)
+        if not self.use_real_audio:
+            return a_rec
         has = batch["has_audio"].view(-1, 1, 1)
         return torch.where(has, batch["audio"].to(a_rec.dtype), a_rec)
 
-    def encode(self, batch: dict, p: torch.Tensor, audio: torch.Tensor) -> dict:
-        """The memories ``x_av`` (over V' = [p; v]) and ``x_va`` (over the audio units), with their masks."""
-        d = p.shape[-1]
+    def audio_mask(self, batch: dict) -> torch.Tensor:
+        """The audio units the encoder and the decoder attend to: every clip's, but without an AVMM (nothing
+        stands in for a missing sound) only those of the examples that have audio."""
+        if self.avmm is None:
+            return batch["unit_mask"] & batch["has_audio"].view(-1, 1)
+        return batch["unit_mask"]
+
+    def encode(self, batch: dict, p: torch.Tensor | None, audio: torch.Tensor | None) -> dict:
+        """The memories ``x_av`` (over V' = [p; v], or the frames alone without an AVMM) and ``x_va`` (over the
+        audio units; None without audio), with their masks."""
         v = self.video_in(batch["frames"])
-        pos = sinusoidal_positions(max(p.shape[1], v.shape[1]), d, v.device, v.dtype)
+        d = v.shape[-1]
+        n_units = batch["unit_mask"].shape[1]
+        pos = sinusoidal_positions(max(n_units, v.shape[1]), d, v.device, v.dtype)
         seg = self.segment.weight
-        vp = torch.cat([p + pos[: p.shape[1]] + seg[0], v + pos[: v.shape[1]] + seg[1]], dim=1)
-        vp_mask = torch.cat([batch["unit_mask"], batch["frame_mask"]], dim=1)
+        if p is None:
+            vp, vp_mask = v + pos[: v.shape[1]] + seg[1], batch["frame_mask"]
+        else:
+            vp = torch.cat([p + pos[: p.shape[1]] + seg[0], v + pos[: v.shape[1]] + seg[1]], dim=1)
+            vp_mask = torch.cat([batch["unit_mask"], batch["frame_mask"]], dim=1)
+        if audio is None:
+            x_av, _ = self.encoder(vp, vp_mask)
+            return {"x_av": x_av, "mask_av": vp_mask, "x_va": None, "mask_va": None}
         a = self.audio_in(audio) + pos[: audio.shape[1]]
-        a_mask = batch["unit_mask"]
+        a_mask = self.audio_mask(batch)
         x_av, x_va = self.encoder(vp, vp_mask, a, a_mask)
         return {"x_av": x_av, "mask_av": vp_mask, "x_va": x_va, "mask_va": a_mask}
 
     def decode(self, memory: dict, ys: torch.Tensor, ys_mask: torch.Tensor | None = None):
-        """(logits [B, t, V], alpha_av [B, t], alpha_va [B, t]) for the prefixes ``ys``."""
+        """(logits [B, t, V], alpha_av [B, t], alpha_va [B, t] (None without audio)) for the prefixes ``ys``."""
         if ys_mask is None:
             ys_mask = torch.ones_like(ys, dtype=torch.bool)
         return self.decoder(ys, ys_mask, memory["x_av"], memory["mask_av"], memory["x_va"], memory["mask_va"])
@@ -183,15 +223,19 @@ class TAVT(nn.Module):
         inp, inp_mask = ids[:, :-1], mask[:, :-1]
         tgt, tok_mask = ids[:, 1:], mask[:, 1:]
         p, w, a_rec = self.prefix(batch)
-        audio = batch["audio"].to(a_rec.dtype)
-        real = batch["unit_mask"] & batch["has_audio"].view(-1, 1)  # units with real audio
         logits, av, va = self.decode(self.encode(batch, p, self.audio_input(batch, a_rec)), inp, inp_mask)
-        psi = L.dependence_scores(av.float(), va.float())
+        psi = None if va is None else L.dependence_scores(av.float(), va.float())
         if cfg.get("use_wma", True):
             weights = L.token_weights(self.wma_sum, self.wma_count, tgt, tok_mask, bool(cfg.get("wma_normalize", True)))
         else:
             weights = tok_mask.float()
         loss_cap = L.weighted_caption_loss(logits, tgt, weights, tok_mask)
+        if a_rec is None:  # no AVMM (use_avmm=false, use_audio=false): no L_rec, L_dis, L_dep
+            if self.training and psi is not None:
+                self._update_wma(tgt, psi, tok_mask)
+            return {"loss": loss_cap, "log_loss_cap": loss_cap.detach()}
+        audio = batch["audio"].to(a_rec.dtype)
+        real = batch["unit_mask"] & batch["has_audio"].view(-1, 1)  # units with real audio
         loss_rec = L.reconstruction_loss(a_rec, audio, real)
         perms = L.counterfactual_perms(int(cfg["n_clusters"]), int(cfg["n_negatives"]), device=w.device)
         if perms:
@@ -207,7 +251,8 @@ class TAVT(nn.Module):
                                           inp, inp_mask)
                 return L.dependence_scores(a_v.float(), v_a.float())
 
-            psi_pos = psi_with(a_rec)
+            # use_real_audio=false: psi is already the score with A_rec (the anchor is the positive)
+            psi_pos = psi_with(a_rec) if self.use_real_audio else psi
             psi_negs = [psi_with(a_negs[:, :, j]) for j in range(min(int(cfg["dep_negatives"]), len(perms)))]
             loss_dep = L.dependence_loss(psi, psi_pos, psi_negs, tok_mask, rows, float(cfg["tau"]))
         else:
@@ -261,13 +306,16 @@ class TAVT(nn.Module):
 
     @torch.no_grad()
     def predict(self, batch: dict, options=None) -> list[dict]:
-        """Greedy captions; ``explain``: alpha_av / alpha_va at the step that generated each word."""
+        """Captions by beam search (``--beam``, length penalty ``--length-penalty``; greedy at beam 1 or
+        ``--greedy``); ``explain``: alpha_av / alpha_va at the step that generated each word, read by running the
+        decoder over the chosen caption (its prefixes are the ones search scored)."""
+        from vxt.decoding.beam import beam_search
         from vxt.decoding.greedy import greedy_decode
 
-        if options is not None and getattr(options, "beam_size", 1) > 1 and not getattr(options, "greedy", False):
-            from vxt.utils import say_once
-
-            say_once("vxt: TAVT decodes greedily (--beam is not used)")
+        beam = int(getattr(options, "beam_size", 1) or 1) if options is not None else 1
+        if options is not None and getattr(options, "greedy", False):
+            beam = 1
+        length_penalty = float(getattr(options, "length_penalty", 1.0) or 1.0) if options is not None else 1.0
         was = self.training
         self.eval()
         try:
@@ -275,32 +323,47 @@ class TAVT(nn.Module):
             b = {k: v.to(dev) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
             p, _, a_rec = self.prefix(b)
             memory = self.encode(b, p, self.audio_input(b, a_rec))
-            alphas: list[tuple[torch.Tensor, torch.Tensor]] = []
+            B, max_len = b["frames"].shape[0], int(self.config["max_len"])
+            bos, eos, pad = self.vocab.bos_id, self.vocab.eos_id, self.vocab.pad_id
+            if beam > 1:
+                def step_rows(ys, rows):
+                    mem = {k: None if v is None else v[rows] for k, v in memory.items()}
+                    return torch.log_softmax(self.decode(mem, ys)[0][:, -1].float(), dim=-1)
 
-            def step(ys):
-                logits, av, va = self.decode(memory, ys)
-                alphas.append((av[:, -1].float().cpu(), va[:, -1].float().cpu()))
-                return torch.log_softmax(logits[:, -1].float(), dim=-1)
-
-            B = b["frames"].shape[0]
-            out = greedy_decode(step, B, int(self.config["max_len"]), self.vocab.bos_id, self.vocab.eos_id,
-                                self.vocab.pad_id, dev).cpu().tolist()
+                out_t, _ = beam_search(step_rows, B, beam, max_len, bos, eos, pad, dev, length_penalty)
+            else:
+                out_t = greedy_decode(lambda ys: torch.log_softmax(self.decode(memory, ys)[0][:, -1].float(), dim=-1),
+                                      B, max_len, bos, eos, pad, dev)
+            out = out_t.cpu().tolist()
+            # the gates at each generated word: the decoder over <s> + the caption, teacher-forced
+            ys = torch.cat([torch.full((B, 1), bos, dtype=torch.long, device=dev), out_t.to(dev)], dim=1)[:, :-1]
+            _, av_all, va_all = self.decode(memory, ys, ys != pad)
+            av_all = av_all.float().cpu()
+            va_all = torch.zeros_like(av_all) if va_all is None else va_all.float().cpu()
             rows = []
             for i, (eid, seq) in enumerate(zip(b["ids"], out)):
                 words = []
                 for t, tok in enumerate(seq):
-                    if tok in (self.vocab.eos_id, self.vocab.pad_id):
+                    if tok in (eos, pad):
                         break
-                    if tok == self.vocab.bos_id:  # not a word (the caption's text skips it too)
+                    if tok == bos:  # not a word (the caption's text skips it too)
                         continue
-                    av, va = float(alphas[t][0][i]), float(alphas[t][1][i])
+                    av, va = float(av_all[i, t]), float(va_all[i, t])
                     words.append({"word": self.vocab.itos[tok] if tok < len(self.vocab) else "<unk>",
                                   "alpha_av": round(av, 4), "alpha_va": round(va, 4)})
                 rows.append({"id": eid, "prediction": self.vocab.decode(seq),
-                             "explain": {"words": words, "audio": "real" if bool(b["has_audio"][i]) else "A_rec"}})
+                             "explain": {"words": words, "audio": self._audio_label(bool(b["has_audio"][i]))}})
             return rows
         finally:
             self.train(was)
+
+    def _audio_label(self, has_audio: bool) -> str:
+        """What the encoder was fed for an example's audio (``--explain``)."""
+        if not self.use_audio:
+            return "none"
+        if self.avmm is None:
+            return "real" if has_audio else "masked"
+        return "real" if has_audio and self.use_real_audio else "A_rec"
 
     # ------------------------------------------------------------ persistence
 

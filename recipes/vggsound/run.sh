@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# SpecVQGAN on VGGSound (Iashin & Rahtu, BMVC 2021): visually guided sound generation, with the paper's settings.
+#
+#   recipes/vggsound/run.sh --root /data/vggsound [--features DIR] [--cells "resnet50 bninception no-feats"]
+#                           [--codebook_ablation true] [--nproc 4] [--stage N] [--stop-stage N]
+#
+# --root holds vggsound.csv (youtube_id,start_seconds,label,split) and the 10 s clips (<id>_<start ms>_<end ms>.mp4).
+# Stages (see README.md for where each setting comes from):
+#   1 prepare     vxt prepare vggsound --task sound (22,050 Hz; about 1 in 20 train clips held out as val;
+#                 --split_list FILE: SpecVQGAN's vggsound_test.txt as the test split)
+#   2 melception  vxt train --task classify --model melception: the classifier of FID/KID/IS/MKL (Adam 3e-4,
+#                 batch 8, 100 epochs, patience 3: SpecVQGAN's melception.yaml)
+#   3 lpaps       the codebook's perceptual network: --lpaps as-run (default: the LPAPS SpecVQGAN's code ran,
+#                 built from the Melception's input statistics), a folder with lpaps.safetensors, or none
+#   4 codebook    vxt train --task sound --stage codebook: 1,024 codes, PatchGAN from step 30,001 (--disc_start),
+#                 lr 4.5e-6 x batch (3 per process); --codebook_ablation true adds VQ only and VQ + PatchGAN
+#   5 vocoder     vxt train --task sound --stage vocoder: MelGAN (batch 64, 8,192-sample pieces)
+#   6 sampler     vxt train --task sound --stage sampler, one run per --cells entry: resnet50 (--features DIR:
+#                 SpecVQGAN's feature_resnet50_dim2048_21.5fps, else extracted with ImageNet ResNet-50,
+#                 --visual_weights FILE), bninception (--bninception_rgb DIR --bninception_flow DIR), no-feats
+#                 (sampler.n_feats=0); 212 feature rows, GPT 24 x 16 heads x 1,024, AdamW lr 5e-6 x batch (2 per
+#                 process), early stopping with patience 2
+#   7 decode      the test split: --samples per clip (1), top-k 512; the codebook's reconstructions
+#   8 score       vxt score --classifier (the Melception): FID, MKL, KID, IS -> RESULTS.md, results.json
+# Everything after `--` goes to every `vxt train`. Smoke runs: --model specvqgan-tiny --max_steps 2.
+
+stage=1
+stop_stage=100
+root=
+force=false
+data=data/vggsound
+exp=exp/vggsound-specvqgan
+model=specvqgan              # specvqgan-tiny: the same geometry, CPU-sized (tests)
+melception_model=melception  # melception-tiny (tests)
+split_list=                  # the test clips, one a line (SpecVQGAN's vggsound_test.txt); default: the csv's test rows
+melception_exp=              # a trained Melception to score with instead of stage 2's
+cells="resnet50"             # sampler cells: resnet50 bninception no-feats
+features=                    # SpecVQGAN's ResNet-50 features (<clip>.npy, 215 x 2048 at 21.5 fps)
+bninception_rgb=             # SpecVQGAN's BN-Inception RGB features (<clip>.npy, 215 x 1024)
+bninception_flow=            # ... and flow features (concatenated with the RGB ones: 2,048-d)
+visual_weights=              # torchvision ResNet-50 ImageNet state dict (resnet50 without --features)
+lpaps=as-run                 # as-run | none | DIR (lpaps.safetensors)
+lpaps_channels=              # as-run with narrower widths, e.g. 8,16,32,64,64 (CPU smoke runs; default VGG-16's)
+codebook_ablation=false      # true: the paper's codebook loss ablation (VQ only; + PatchGAN; + LPAPS)
+disc_start=30001
+n_feats=212
+top_k=512
+samples=1
+nproc=1
+melception_batch_size=8      # per process, like every batch size here
+codebook_batch_size=3
+vocoder_batch_size=64
+sampler_batch_size=2
+melception_epochs=100
+melception_patience=3        # melception.yaml
+codebook_epochs=40           # the released VGGSound codebook is epoch_39 (0-based)
+vocoder_epochs=3000          # MelGAN's args.yml
+sampler_epochs=1000          # Lightning 1.2's default cap (SpecVQGAN sets none) ...
+sampler_patience=2           # ... and early stopping on the validation loss, patience 2
+max_steps=                   # a cap on optimizer steps of every training stage (smoke runs)
+seed=0
+workers=4
+python=python3
+
+. "$(dirname "$0")/../common.sh" "$@"
+
+[ -n "$root" ] || [ "$stage" -gt 1 ] || { echo "$(basename "$0"): --root DIR (vggsound.csv and the clips) is required" >&2; exit 2; }
+SECONDS=0
+here=$(cd "$(dirname "$0")" && pwd)
+tools=("$python" "$here/specvqgan_tools.py")
+for c in $cells; do
+  case "$c" in
+    resnet50|no-feats) ;;
+    bninception) [ -n "$bninception_rgb" ] && [ -n "$bninception_flow" ] || {
+      echo "$(basename "$0"): the bninception cell needs --bninception_rgb DIR and --bninception_flow DIR" >&2; exit 2; } ;;
+    *) echo "$(basename "$0"): unknown cell $c (resnet50, bninception, no-feats)" >&2; exit 2 ;;
+  esac
+done
+steps() { local e=$1; if [ -n "$max_steps" ]; then echo "--epochs $e --max-steps $max_steps"; else echo "--epochs $e"; fi; }
+mel=${melception_exp:-$exp/melception}
+case "$lpaps" in
+  as-run) perceptual=$exp/lpaps ;;
+  none) perceptual=none ;;
+  *) perceptual=$lpaps ;;
+esac
+common=(--data "$data" --nproc "$nproc" --seed "$seed")
+extra=(${extra_train_args[@]+"${extra_train_args[@]}"})
+
+if stage_on 1 "prepare VGGSound for sound generation"; then
+  done_or_run "$data/prepare_report.json" $VXT prepare vggsound --root "$root" --task sound --out "$data" \
+    --no-cache --workers "$workers" ${split_list:+--split-list "$split_list"}
+fi
+
+if stage_on 2 "Melception, the classifier the metrics use"; then
+  if [ -n "$melception_exp" ]; then
+    log "  using the Melception of $melception_exp"
+  else
+    done_or_run "$mel/train_summary.json" $VXT train "${train_rerun[@]}" --task classify --model "$melception_model" \
+      "${common[@]}" --batch-size $((melception_batch_size * nproc)) --lr 3e-4 $(steps "$melception_epochs") \
+      --patience "$melception_patience" \
+      "${extra[@]}" --out "$mel"
+  fi
+fi
+
+if stage_on 3 "LPAPS, the codebook's perceptual network ($lpaps)"; then
+  case "$lpaps" in
+    as-run) done_or_run "$exp/lpaps/lpaps.safetensors" "${tools[@]}" lpaps --melception "$mel" --out "$exp/lpaps" \
+              --seed "$seed" ${lpaps_channels:+--channels "$lpaps_channels"} ;;
+    none) log "  the codebook trains without a perceptual loss (--lpaps none)" ;;
+    *) log "  \$ LPAPS.load $lpaps"
+       "$python" -c 'import sys; from vxt.models.sound.lpaps import LPAPS; LPAPS.load(sys.argv[1])' "$lpaps" ;;
+  esac
+fi
+
+# codebook NAME OUT SET...: one codebook run
+codebook() {
+  local out=$1; shift
+  done_or_run "$out/train_summary.json" $VXT train "${train_rerun[@]}" --task sound --model "$model" --stage codebook \
+    "${common[@]}" --batch-size $((codebook_batch_size * nproc)) $(steps "$codebook_epochs") \
+    --set "loss.disc_start=$disc_start" "$@" "${extra[@]}" --out "$out"
+}
+if stage_on 4 "the spectrogram codebook (VQGAN, PatchGAN from step $disc_start, LPAPS: $lpaps)"; then
+  codebook "$exp/codebook" --set "perceptual=$perceptual"
+  if [ "$codebook_ablation" = "true" ]; then
+    codebook "$exp/codebook-vq" --set loss.perceptual_weight=0 --set loss.disc_weight=0 --set perceptual=none
+    codebook "$exp/codebook-vq-patchgan" --set loss.perceptual_weight=0 --set perceptual=none
+  fi
+fi
+
+if stage_on 5 "the MelGAN vocoder"; then
+  done_or_run "$exp/vocoder/train_summary.json" $VXT train "${train_rerun[@]}" --task sound --model "$model" \
+    --stage vocoder "${common[@]}" --batch-size $((vocoder_batch_size * nproc)) $(steps "$vocoder_epochs") \
+    "${extra[@]}" --out "$exp/vocoder"
+fi
+
+if stage_on 6 "the visually conditioned sampler (cells: $cells)"; then
+  for c in $cells; do
+    fsets=() nf=$n_feats
+    case "$c" in
+      resnet50)
+        if [ -n "$features" ]; then
+          done_or_run "$data/features/resnet50/features.json" "${tools[@]}" link-features --data "$data" \
+            --src "$features" --out "$data/features/resnet50"
+          fsets=(--features "$data/features/resnet50")
+        elif [ -n "$visual_weights" ]; then
+          fsets=(--set "visual_weights=$visual_weights")
+        fi ;;
+      bninception)
+        done_or_run "$data/features/bninception/features.json" "${tools[@]}" link-features --data "$data" \
+          --src "$bninception_rgb" --flow "$bninception_flow" --out "$data/features/bninception"
+        fsets=(--features "$data/features/bninception") ;;
+      no-feats) nf=0 ;;  # nothing visual (sampler.n_feats=0)
+    esac
+    done_or_run "$exp/sampler-$c/train_summary.json" $VXT train "${train_rerun[@]}" --task sound --model "$model" \
+      --stage sampler "${common[@]}" --batch-size $((sampler_batch_size * nproc)) $(steps "$sampler_epochs") \
+      --patience "$sampler_patience" \
+      --set "codebook=$exp/codebook" --set "vocoder_exp=$exp/vocoder" --set "sampler.n_feats=$nf" \
+      "${fsets[@]}" "${extra[@]}" --out "$exp/sampler-$c"
+  done
+fi
+
+recon=("vq+patchgan+lpaps=$exp/codebook")
+[ "$codebook_ablation" = "true" ] && recon+=("vq=$exp/codebook-vq" "vq+patchgan=$exp/codebook-vq-patchgan")
+
+if stage_on 7 "decode the test split ($samples sample(s) per clip, top-k $top_k) and the codebook reconstructions"; then
+  for c in $cells; do
+    done_or_run "$exp/sampler-$c/preds_test.json" $VXT decode "$data" --task sound --split test \
+      --ckpt "$exp/sampler-$c" --samples "$samples" --set "top_k=$top_k" --set "seed=$seed" \
+      --out "$exp/sampler-$c/preds_test.json"
+  done
+  for r in "${recon[@]}"; do
+    d=${r#*=}
+    done_or_run "$d/preds_test.json" $VXT decode "$data" --task sound --split test --ckpt "$d" \
+      --set "vocoder=$exp/vocoder" --out "$d/preds_test.json"
+  done
+fi
+
+if stage_on 8 "score with Melception: FID, MKL, KID, IS (RESULTS.md)"; then
+  todo=()
+  for c in $cells; do todo+=("$exp/sampler-$c/preds_test.json"); done
+  for r in "${recon[@]}"; do todo+=("${r#*=}/preds_test.json"); done
+  left=()
+  for p in "${todo[@]}"; do
+    if [ -e "${p%.json}.scores.json" ] && [ "$force" != "true" ]; then log "  skip (exists: ${p%.json}.scores.json)"
+    else left+=("$p"); fi
+  done
+  if [ ${#left[@]} -gt 0 ]; then
+    log "  \$ $VXT score ${left[*]} --no-java --classifier $mel"
+    $VXT score "${left[@]}" --no-java --classifier "$mel"
+  fi
+  rargs=()
+  for r in "${recon[@]}"; do rargs+=("${r%%=*}=${r#*=}/preds_test.scores.json"); done
+  log "  \$ ${tools[*]} report --dataset vggsound --exp $exp  (RESULTS.md, results.json)"
+  "${tools[@]}" report --dataset vggsound --exp "$exp" --cells "$cells" --reconstruction "${rargs[@]}" \
+    --samples "$samples" --top-k "$top_k" --n-feats "$n_feats" --codebook "$exp/codebook" --melception "$mel"
+fi
+log "done in ${SECONDS} s"

@@ -1,0 +1,243 @@
+"""Helpers of the SpecVQGAN recipes (recipes/vggsound/run.sh and recipes/vas/run.sh).
+
+    python specvqgan_tools.py link-features --data DATA --out DIR --src DIR [--flow DIR]
+    python specvqgan_tools.py lpaps --melception EXP --out DIR [--seed N] [--channels 8,16,32,64,64]
+    python specvqgan_tools.py report --dataset vggsound|vas --exp EXP --cells "resnet50 ..." [...]
+
+``link-features``: vxt's sampler reads ``<example id>.npy`` from ``--features DIR``; SpecVQGAN's feature folders
+name each file after the clip (``<clip>.npy``; VAS: under ``<class>/...``). This links every sound example of the
+data dir's splits to its clip's file (``--flow``: SpecVQGAN's BN-Inception RGB + flow, concatenated per frame
+as its data loader does, written as ``.npy``). A clip without features stops the stage, naming how many.
+
+``lpaps``: the LPAPS network SpecVQGAN's code actually ran (see recipes/vggsound/README.md): the VGGish-ish conv
+stack at VGGish-ish's own init (Kaiming normal, fan out, zero bias) and the five 1x1 layers at PyTorch's default
+init, seeded, because neither loads from the published checkpoint (SpecVQGAN issue #13); only the per-mel-bin
+scaling is data: the training set's mean and std, taken here from the Melception buffers (the same statistic
+over the same clips), mapped to [-1, 1] as SpecVQGAN's ScalingLayer does.
+
+``report``: RESULTS.md and results.json from the ``vxt score`` files, beside the paper's numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+#: the paper's numbers as issue #15 quotes them (FID, MKL; 212 feature rows)
+PAPER = {
+    "vggsound": {
+        "sampling": {"bninception": (9.6, 6.8), "resnet50": (10.5, 6.9), "no-feats": (13.5, 9.7)},
+        "reconstruction": {"vq+patchgan+lpaps": (1.0, 0.8), "vq": (130.4, 9.6), "vq+patchgan": (1.4, 1.1)},
+    },
+    # VAS, 212 features, sampler on the VGGSound codebook (the paper's best VAS rows)
+    "vas": {"sampling": {"bninception": (20.5, 6.0), "resnet50": (20.8, 6.2), "no-feats": (33.7, 9.6)},
+            "reconstruction": {}},
+}
+FEATURE_NAMES = {"bninception": "BN-Inception (RGB + flow)", "resnet50": "ResNet-50", "no-feats": "no features"}
+CODEBOOK_NAMES = {"vq+patchgan+lpaps": "VQ + PatchGAN + LPAPS", "vq": "VQ only", "vq+patchgan": "VQ + PatchGAN"}
+SPLITS = ("train", "val", "test")
+VAS_NOTE = "; VAS: the sampler on the VGGSound codebook, so a VAS codebook's rows show none"
+
+
+def fail(msg: str) -> None:
+    print(f"specvqgan_tools: {msg}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+# ---------------------------------------------------------------- link-features
+
+
+def _index(src: Path) -> dict[str, list[Path]]:
+    if not src.is_dir():
+        fail(f"no such features folder: {src}")
+    out: dict[str, list[Path]] = {}
+    for p in src.rglob("*.npy"):
+        out.setdefault(p.stem, []).append(p)
+    return out
+
+
+def _pick(index: dict[str, list[Path]], stem: str, label: str | None) -> Path | None:
+    cands = index.get(stem) or []
+    if len(cands) > 1 and label:  # VAS: video_NNNNN under its class folder
+        cands = [p for p in cands if label in p.parts] or cands
+    return cands[0] if len(cands) == 1 else None
+
+
+def link_features(args) -> None:
+    import numpy as np
+
+    from vxt.data.manifest import load_split
+
+    data, out = Path(args.data), Path(args.out)
+    rgb = _index(Path(args.src))
+    flow = _index(Path(args.flow)) if args.flow else None
+    out.mkdir(parents=True, exist_ok=True)
+    made, missing = 0, []
+    for split in SPLITS:
+        for ex in load_split(data, split):
+            if ex.get("task", "sound") != "sound" or not ex.get("video"):
+                continue
+            stem, label = Path(ex["video"]).stem, ex.get("label")
+            a = _pick(rgb, stem, label)
+            b = _pick(flow, stem, label) if flow is not None else None
+            if a is None or (flow is not None and b is None):
+                missing.append(ex["id"])
+                continue
+            dst = out / f"{ex['id']}.npy"
+            if dst.is_symlink() or dst.exists():
+                dst.unlink()
+            if b is None:
+                dst.symlink_to(a.resolve())
+            else:
+                fa, fb = np.load(a, allow_pickle=False), np.load(b, allow_pickle=False)
+                n = min(len(fa), len(fb))
+                np.save(dst, np.concatenate([fa[:n], fb[:n]], axis=1).astype(np.float32))
+            made += 1
+    if missing:
+        fail(f"{len(missing)} example(s) have no features in {args.src}"
+             f"{' / ' + args.flow if args.flow else ''} (first: {missing[0]}; files are matched by the clip's "
+             "file name, <clip>.npy)")
+    (out / "features.json").write_text(json.dumps({"src": str(Path(args.src).resolve()), "flow": args.flow and
+                                                   str(Path(args.flow).resolve()), "examples": made}, indent=2) + "\n")
+    print(f"linked the features of {made} examples into {out}")
+
+
+# ---------------------------------------------------------------- lpaps
+
+
+def lpaps(args) -> None:
+    import torch
+    import torch.nn as nn
+    from safetensors.torch import save_file
+
+    from vxt.models import load_checkpoint
+    from vxt.models.sound.lpaps import LPAPS, WEIGHTS_FILE
+
+    mel = load_checkpoint(args.melception)
+    mean = mel.net.norm_mean.detach().float().reshape(-1)
+    std = mel.net.norm_std.detach().float().reshape(-1)
+    torch.manual_seed(int(args.seed))
+    if args.channels:  # a narrower stack of the same layout (CPU smoke runs)
+        net = LPAPS(n_mels=int(mean.numel()), channels=tuple(int(c) for c in args.channels.split(",")))
+    else:
+        net = LPAPS(n_mels=int(mean.numel()))
+    for m in net.net.modules():  # VGGishish.reset_parameters
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.constant_(m.bias, 0)
+    net.scaling_layer.shift.copy_((2 * mean - 1)[None, None, :, None])
+    net.scaling_layer.scale.copy_((2 * std)[None, None, :, None])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(out / WEIGHTS_FILE))
+    LPAPS.load(out)  # it loads as the codebook stage will load it
+    (out / "lpaps.json").write_text(json.dumps({
+        "what": "SpecVQGAN's LPAPS as its code ran it: VGGish-ish and the 1x1 layers at their init (the "
+                "checkpoint loads into neither, SpecVQGAN issue #13); the per-bin scaling from the training set",
+        "seed": int(args.seed), "channels": list(getattr(net, "channels", (64, 128, 256, 512, 512))),
+        "statistics_from": str(Path(args.melception).resolve())}, indent=2) + "\n")
+    print(f"wrote {out / WEIGHTS_FILE} (the as-run LPAPS, seed {args.seed})")
+
+
+# ---------------------------------------------------------------- report
+
+
+def _scores(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text())
+    return doc.get("metrics", doc)
+
+
+def _num(x) -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{float(x):.2f}"
+
+
+def _paper(p) -> list[str]:
+    return [f"{p[0]:.1f}", f"{p[1]:.1f}"] if p else ["-", "-"]
+
+
+def report(args) -> None:
+    exp = Path(args.exp)
+    paper = PAPER[args.dataset]
+    if args.dataset == "vas" and args.codebook_source != "vggsound":  # the paper's VAS numbers: VGGSound codebook
+        paper = {"sampling": {}, "reconstruction": {}}
+    split = "vas_valid, the validation list" if args.dataset == "vas" else "test"
+    cells = args.cells.split()
+    out: dict = {"dataset": args.dataset, "split": split, "samples_per_clip": args.samples, "top_k": args.top_k,
+                 "n_feats": args.n_feats, "codebook": args.codebook, "codebook_source": args.codebook_source,
+                 "melception": args.melception,
+                 "sampling": {}, "reconstruction": {}, "paper": paper}
+    lines = [f"# SpecVQGAN on {'VAS' if args.dataset == 'vas' else 'VGGSound'} ({split})", "",
+             f"Scored by `vxt score --classifier {args.melception}` (Melception: FID and KID on its 2,048-d "
+             "features, IS on its bias-free logits, MKL per sample against its own clip). Sampling: "
+             f"{args.samples} sample(s) per clip, top-k {args.top_k}, temperature 1, {args.n_feats} feature rows (none "
+             "in the no-features row), "
+             f"the codebook of {args.codebook} (trained on {args.codebook_source}). The paper's numbers are those of "
+             f"issue #15 (212 feature rows{VAS_NOTE if args.dataset == 'vas' else ''}).", "",
+             "## Sampling", "",
+             "| features | FID | MKL | KID | IS | paper FID | paper MKL |", "|---|---|---|---|---|---|---|"]
+    for cell in ("bninception", "resnet50", "no-feats"):
+        m = _scores(exp / f"sampler-{cell}" / "preds_test.scores.json") if cell in cells else None
+        name = FEATURE_NAMES[cell]
+        if m is None:
+            lines.append(f"| {name} | not run | | | | {' | '.join(_paper(paper['sampling'].get(cell)))} |")
+            continue
+        out["sampling"][cell] = m
+        lines.append(f"| {name} | {_num(m.get('FID'))} | {_num(m.get('MKL'))} | {_num(m.get('KID'))} | "
+                     f"{_num(m.get('IS'))} | {' | '.join(_paper(paper['sampling'].get(cell)))} |")
+    recon = [(k, Path(v)) for k, v in (x.split("=", 1) for x in args.reconstruction)]
+    if recon:
+        lines += ["", "## Codebook reconstruction", "",
+                  "Each clip's spectrogram through the codebook (encoder, quantiser, decoder), scored as the samples.",
+                  "", "| codebook losses | FID | MKL | KID | IS | paper FID | paper MKL |",
+                  "|---|---|---|---|---|---|---|"]
+        for key, path in recon:
+            m = _scores(path)
+            name = CODEBOOK_NAMES.get(key, key)
+            if m is None:
+                lines.append(f"| {name} | not run | | | | {' | '.join(_paper(paper['reconstruction'].get(key)))} |")
+                continue
+            out["reconstruction"][key] = m
+            lines.append(f"| {name} | {_num(m.get('FID'))} | {_num(m.get('MKL'))} | {_num(m.get('KID'))} | "
+                         f"{_num(m.get('IS'))} | {' | '.join(_paper(paper['reconstruction'].get(key)))} |")
+    from vxt.utils import atomic_write_text, write_json
+
+    write_json(exp / "results.json", out)
+    atomic_write_text(exp / "RESULTS.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("link-features")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--src", required=True)
+    p.add_argument("--flow")
+    p = sub.add_parser("lpaps")
+    p.add_argument("--melception", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", default=0, type=int)
+    p.add_argument("--channels", help="five widths, comma-separated (default: VGG-16's 64,128,256,512,512)")
+    p = sub.add_parser("report")
+    p.add_argument("--dataset", required=True, choices=sorted(PAPER))
+    p.add_argument("--exp", required=True)
+    p.add_argument("--cells", default="")
+    p.add_argument("--reconstruction", nargs="*", default=[], help="KEY=SCORES_JSON, in table order")
+    p.add_argument("--samples", type=int, required=True)
+    p.add_argument("--top-k", type=int, required=True)
+    p.add_argument("--n-feats", type=int, required=True)
+    p.add_argument("--codebook", required=True)
+    p.add_argument("--codebook-source", default="vggsound", help="the data the codebook was trained on")
+    p.add_argument("--melception", required=True)
+    args = ap.parse_args()
+    {"link-features": link_features, "lpaps": lpaps, "report": report}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
