@@ -139,6 +139,7 @@ def write_feature_files(data_dir: str | Path, out_dir: str | Path, config: dict 
 
     from vxt.data.loader import task_examples
     from vxt.data.manifest import resolve_media
+    from vxt.utils import atomic_open
 
     cfg = {"source": "resnet", "arch": "resnet50", "size": 224, "weights": None, **(config or {})}
     vf = VisualFeatures(cfg)
@@ -161,9 +162,8 @@ def write_feature_files(data_dir: str | Path, out_dir: str | Path, config: dict 
             if not rel:
                 raise DataError("no video to extract visual features from", example_id=ex.get("id"))
             feats = vf.raw(ex, resolve_media(data_dir, rel))
-            tmp = f.with_name(f".{f.name}.tmp.npy")
-            np.save(tmp, feats.astype(np.float32))
-            tmp.replace(f)
+            with atomic_open(f, "wb", encoding=None) as fh:
+                np.save(fh, np.ascontiguousarray(feats, dtype=np.float32), allow_pickle=False)
             vf._cache.clear()  # one clip at a time in memory
             written += 1
             dim = int(feats.shape[1])

@@ -312,10 +312,6 @@ class TAVT(nn.Module):
         from vxt.decoding.beam import beam_search
         from vxt.decoding.greedy import greedy_decode
 
-        beam = int(getattr(options, "beam_size", 1) or 1) if options is not None else 1
-        if options is not None and getattr(options, "greedy", False):
-            beam = 1
-        length_penalty = float(getattr(options, "length_penalty", 1.0) or 1.0) if options is not None else 1.0
         was = self.training
         self.eval()
         try:
@@ -325,15 +321,17 @@ class TAVT(nn.Module):
             memory = self.encode(b, p, self.audio_input(b, a_rec))
             B, max_len = b["frames"].shape[0], int(self.config["max_len"])
             bos, eos, pad = self.vocab.bos_id, self.vocab.eos_id, self.vocab.pad_id
-            if beam > 1:
-                def step_rows(ys, rows):
-                    mem = {k: None if v is None else v[rows] for k, v in memory.items()}
-                    return torch.log_softmax(self.decode(mem, ys)[0][:, -1].float(), dim=-1)
 
-                out_t, _ = beam_search(step_rows, B, beam, max_len, bos, eos, pad, dev, length_penalty)
+            def step(ys, rows):  # the hypotheses' log-probs, each against its own example's memory
+                mem = {k: None if v is None else v[rows] for k, v in memory.items()}
+                return torch.log_softmax(self.decode(mem, ys)[0][:, -1].float(), dim=-1)
+
+            if options is None or options.use_greedy:
+                every = torch.arange(B, device=dev)
+                out_t = greedy_decode(lambda ys: step(ys, every), B, max_len, bos, eos, pad, dev)
             else:
-                out_t = greedy_decode(lambda ys: torch.log_softmax(self.decode(memory, ys)[0][:, -1].float(), dim=-1),
-                                      B, max_len, bos, eos, pad, dev)
+                out_t, _ = beam_search(step, B, int(options.beam_size), max_len, bos, eos, pad, dev,
+                                       length_penalty=float(options.length_penalty))
             out = out_t.cpu().tolist()
             # the gates at each generated word: the decoder over <s> + the caption, teacher-forced
             ys = torch.cat([torch.full((B, 1), bos, dtype=torch.long, device=dev), out_t.to(dev)], dim=1)[:, :-1]
