@@ -9,6 +9,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.vxt-installed
 PYTEST_ARGS ?=
+# The suite runs in TEST_JOBS processes (pytest-xdist), a test file to a process; TEST_JOBS=0 runs it in one.
+TEST_JOBS ?= 2
 
 .PHONY: install demo test bench clean
 
@@ -26,7 +28,7 @@ demo: $(STAMP)
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh
 
 test: $(STAMP)
-	@$(PY) -m pytest -q $(PYTEST_ARGS)
+	@$(PY) -m pytest -q $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@$(PY) bench/decode.py

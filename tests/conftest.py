@@ -11,6 +11,10 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("VXT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 os.environ.setdefault("VXT_NO_PROGRESS", "1")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs the suite in one process per core: each, and every recipe it starts, computes on one
+    # thread, or the processes' intra-op threads fight over the cores
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")
@@ -90,3 +94,9 @@ def no_java():
     mp.setattr("vxt.metrics.java_available", lambda: False)
     yield
     mp.undo()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The end-to-end recipe tests (tests/test_recipe*.py, a minute or more each) first: `make test` hands the
+    suite's files to its processes in this order, and the long ones then run side by side, not last on one."""
+    items.sort(key=lambda item: not item.path.name.startswith("test_recipe"))

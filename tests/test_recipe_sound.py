@@ -8,7 +8,6 @@ import json
 import math
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +33,7 @@ def test_recipe_runs_every_stage_on_tiny_foley(tmp_path):
            "--n_train", "4", "--n_val", "2", "--n_test", "2", "--workers", "1", "--codebook_steps", "2",
            "--vocoder_steps", "1", "--sampler_steps", "2", "--melception_steps", "2", "--batch_size", "2",
            "--eval_limit", "2", "--python", sys.executable]
-    t0 = time.time()
     res = subprocess.run(cmd, env=recipe_env(), capture_output=True, text=True, cwd=tmp_path, timeout=600)
-    elapsed = time.time() - t0
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     for stage in range(1, 10):
         assert f"stage {stage}:" in res.stderr
@@ -81,7 +78,6 @@ def test_recipe_runs_every_stage_on_tiny_foley(tmp_path):
         assert all(math.isfinite(float(v)) for v in row[:4])  # FID, MKL, onset alignment, onset recall
     assert "as SpecVQGAN's code ran it, at init" in text
     assert (exp / "sound.png").read_bytes()[:4] == b"\x89PNG"
-    assert elapsed < 300, f"the tiny recipe took {elapsed:.0f} s"
 
     # a rerun skips every finished stage
     again = subprocess.run(cmd, env=recipe_env(), capture_output=True, text=True, cwd=tmp_path, timeout=120)

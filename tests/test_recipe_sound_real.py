@@ -98,34 +98,18 @@ def test_vggsound_then_vas_on_its_codebook(shared_data, tmp_path):
     assert cb["loss"]["disc_start"] == 1 and cb["loss"]["perceptual_weight"] == 1.0
     rows = [json.loads(x) for x in (exp / "codebook" / "metrics.jsonl").read_text().splitlines()]
     assert any("lpaps" in r for r in rows)  # the perceptual loss was on
-    # the sampler read SpecVQGAN's own ResNet-50 features (2,048-d), linked by example id, 212 rows of them
+    # the sampler read SpecVQGAN's own ResNet-50 features (2,048-d) from their folder as it is, 212 rows of them
     samp = _config(exp / "sampler-resnet50")
     assert samp["sampler"]["n_feats"] == 212 and samp["sampler"]["d_feat"] == 2048
-    assert samp["features"]["source"] == "files" and samp["trained_from"] == str((exp / "codebook").resolve())
+    assert samp["features"] == {"source": "files", "dir": str(feats.resolve())}
+    assert samp["trained_from"] == str((exp / "codebook").resolve())
     assert samp["vocoder_exp"] == str((exp / "vocoder").resolve())
-    linked = sorted((tmp_path / "data" / "vggsound" / "features" / "resnet50").glob("*.npy"))
-    assert len(linked) == 4 and all(p.resolve().parent == feats.resolve() for p in linked)
+    assert not (tmp_path / "data" / "vggsound" / "features").exists()  # nothing linked or copied
     preds = json.loads((exp / "sampler-resnet50" / "preds_test.json").read_text())["predictions"]
     assert len(preds) == 2 * 2 and all("top-k 512" in p["prediction"] for p in preds)
     assert all(p["vocoder"].startswith("MelGAN (") for p in preds)
     spec = np.load(tmp_path / preds[0]["spectrogram"])
     assert spec.shape == (80, 848)
-    # BN-Inception's RGB + flow are concatenated per frame (here the ResNet files stand in for both halves)
-    tools = [sys.executable, str(REPO / "recipes" / "vggsound" / "specvqgan_tools.py"), "link-features",
-             "--data", str(tmp_path / "data" / "vggsound")]
-    both = tmp_path / "both"
-    res = subprocess.run([*tools, "--src", str(feats), "--flow", str(feats), "--out", str(both)], capture_output=True,
-                         text=True, env=recipe_env())
-    assert res.returncode == 0, res.stderr
-    one = np.load(feats / "0nib7bMm8BA_15000_25000.npy")
-    np.testing.assert_array_equal(np.load(both / "vggsound-0nib7bMm8BA_15000_25000-sound.npy"),
-                                  np.concatenate([one, one], axis=1))
-    (tmp_path / "few").mkdir()
-    (tmp_path / "few" / "0nib7bMm8BA_15000_25000.npy").symlink_to(feats / "0nib7bMm8BA_15000_25000.npy")
-    res = subprocess.run([*tools, "--src", str(tmp_path / "few"), "--out", str(tmp_path / "few-out")],
-                         capture_output=True, text=True, env=recipe_env())
-    assert res.returncode == 2 and "3 example(s) have no features" in res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1
 
     vas = _vas_root(shared_data, tmp_path / "vas")
     vas_args = ["--root", str(vas), "--vggsound_exp", str(exp), "--codebook", "vggsound",
@@ -160,3 +144,23 @@ def test_vggsound_then_vas_on_its_codebook(shared_data, tmp_path):
     again = _run("vas", tmp_path, *vas_args, *FAST)
     assert again.stderr.count("skip (exists") >= 7
 
+
+
+def test_vas_reads_specvqgans_per_class_feature_folders(tmp_path):
+    """Given the folder above SpecVQGAN's per-class VAS features, each sampler reads them where they are (a dry
+    run: VXT=true logs each command and runs nothing)."""
+    kinds = {"resnet50": "feature_resnet50_dim2048_21.5fps", "rgb": "feature_rgb_bninception_dim1024_21.5fps",
+             "flow": "feature_flow_bninception_dim1024_21.5fps"}
+    for kind in kinds.values():
+        (tmp_path / "features" / "dog" / kind).mkdir(parents=True)
+    f = tmp_path / "features"
+    res = subprocess.run(["bash", str(REPO / "recipes" / "vas" / "run.sh"), "--stage", "6", "--stop-stage", "6",
+                          "--vggsound_exp", str(tmp_path / "vgg"), "--codebook", "vggsound", "--cells",
+                          "resnet50 bninception", "--features", str(f), "--bninception_rgb", str(f),
+                          "--bninception_flow", str(f)], env={**recipe_env(), "VXT": "true"}, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    runs = [x for x in res.stderr.splitlines() if "$ true train" in x]
+    assert len(runs) == 2
+    assert f"--features {f}/*/{kinds['resnet50']} " in runs[0]
+    assert f"--features {f}/*/{kinds['rgb']}:{f}/*/{kinds['flow']} " in runs[1]

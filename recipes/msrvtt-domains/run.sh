@@ -22,15 +22,11 @@
 #
 # Smoke runs: --model tavt-tiny --n_clusters 4 --meta_steps 3 --adapt_steps 2 --batch_size 2 --score_args --no-java
 
-stage=1
-stop_stage=100
-root=
-force=false
+. "$(dirname "$0")/../tavt_real.sh"  # the shared settings (adaptation, batch, beam, ...) and stages 3-5
 data=data/msrvtt-domains
 exp=exp/msrvtt-domains
 sources=news,movie,sports,cooking,traffic
 targets=animation,music,animal,kids,beauty
-model=tavt-base        # tavt-tiny for smoke runs (random-init tiny extractors)
 video_weights=         # local ResNet-101 ImageNet checkpoint (torchvision's resnet101-*.pth); empty: random init
 audio_weights=         # local VGGish checkpoint (torchvggish's vggish-10086976.pth); empty: random init
 n_clusters=100         # K; empty: the model preset's own (tavt-tiny: 8)
@@ -39,19 +35,8 @@ mu=1e-2                # L_dep weight
 tau=0.4                # the contrastive temperature
 inner_lr=1e-4
 outer_lr=1e-3
-adapt_lr=1e-4          # vxt's choice: the paper's inner (per-domain) step size
-batch_size=32          # per domain in a meta-step; the batch of an adaptation step
 meta_epochs=30         # vxt's choice
-adapt_epochs=10        # vxt's choice
 meta_steps=            # a cap on meta-steps (smoke runs); empty: --meta_epochs decides
-adapt_steps=           # a cap on adaptation steps (smoke runs); empty: --adapt_epochs decides
-support_fraction=1.0   # the seeded share of the train split adaptation may use (its target examples are picked after)
-eval_limit=            # validation examples during training; empty: vxt train's default (200)
-beam=5
-seed=0
-workers=4
-score_args=            # e.g. --no-java (no METEOR; not comparable to published numbers)
-python=python3
 
 . "$(dirname "$0")/../common.sh" "$@"
 
@@ -67,8 +52,6 @@ meta_sets=(--set "source_domains=$sources" --set "lambda=$lambda" --set "mu=$mu"
 [ -n "$n_clusters" ] && meta_sets+=(--set "n_clusters=$n_clusters")
 meta_len=(--epochs "$meta_epochs")
 [ -n "$meta_steps" ] && meta_len+=(--max-steps "$meta_steps")
-adapt_len=(--epochs "$adapt_epochs")
-[ -n "$adapt_steps" ] && adapt_len+=(--max-steps "$adapt_steps")
 common=(--task caption --model "$model" --data "$data" --batch-size "$batch_size" --seed "$seed")
 [ -n "$eval_limit" ] && common+=(--eval-limit "$eval_limit")
 
@@ -85,27 +68,15 @@ if stage_on 2 "meta-train $model on $sources (features, K-means clusters, then A
 fi
 
 if stage_on 3 "adapt to $targets (lr $adapt_lr on each target's train split)"; then
-  for t in $target_list; do
-    # an adapted run keeps the meta-trained model's architecture and settings (lambda, mu, tau, K, features)
-    done_or_run "$exp/adapt-$t/train_summary.json" $VXT train "${train_rerun[@]}" "${common[@]}" "${adapt_len[@]}" \
-      --lr "$adapt_lr" --stage adapt --set "target_domain=$t" --ckpt "$exp/meta" \
-      --train-fraction "$support_fraction" ${extra_train_args[@]+"${extra_train_args[@]}"} --out "$exp/adapt-$t"
-  done
+  for t in $target_list; do tavt_adapt "$exp/adapt-$t" "$t" "$exp/meta"; done
 fi
 
 if stage_on 4 "decode each target's test clips (beam $beam)"; then
-  for t in $target_list; do
-    done_or_run "$exp/adapt-$t/preds_test.json" $VXT decode "$data" --task caption --split test --set "domain=$t" \
-      --ckpt "$exp/adapt-$t" --beam "$beam" --out "$exp/adapt-$t/preds_test.json"
-  done
+  for t in $target_list; do tavt_decode "$exp/adapt-$t" "$t"; done
 fi
 
 if stage_on 5 "score each target"; then
-  for t in $target_list; do
-    # shellcheck disable=SC2086
-    done_or_run "$exp/adapt-$t/preds_test.scores.json" $VXT score "$exp/adapt-$t/preds_test.json" \
-      --out "$exp/adapt-$t/preds_test.scores.json" $score_args
-  done
+  for t in $target_list; do tavt_score "$exp/adapt-$t"; done
 fi
 
 if stage_on 6 "report: $exp/RESULTS.md"; then

@@ -21,27 +21,13 @@
 #
 # Smoke runs: --model tavt-tiny --adapt_steps 2 --batch_size 2 --score_args --no-java (and a tiny --meta_exp)
 
-stage=1
-stop_stage=100
-root=
-force=false
+. "$(dirname "$0")/../tavt_real.sh"  # the shared settings (adaptation, batch, beam, ...) and stages 2-4
 data=data/msvd
 exp=exp/msvd-tavt
 meta_exp=exp/msrvtt-domains/meta   # recipes/msrvtt-domains/run.sh's meta-trained model
-model=tavt-base                    # must be the preset $meta_exp was trained with (tavt-tiny for smoke runs)
+# --model must be the preset $meta_exp was trained with (tavt-base; tavt-tiny for smoke runs)
 domain=msvd                        # the domain name MSVD's examples get
 split_list=                        # MSVD's test ids, one a line (else split lists in the root, else seeded)
-adapt_lr=1e-4
-batch_size=32
-adapt_epochs=10
-adapt_steps=                       # a cap on adaptation steps (smoke runs)
-support_fraction=1.0
-eval_limit=
-beam=5
-seed=0
-workers=4
-score_args=                        # e.g. --no-java (no METEOR; not comparable to published numbers)
-python=python3
 
 . "$(dirname "$0")/../common.sh" "$@"
 
@@ -50,10 +36,6 @@ SECONDS=0
 run=$exp/adapt-$domain
 prep_args=()
 [ -n "$split_list" ] && prep_args+=(--split-list "$split_list")
-adapt_len=(--epochs "$adapt_epochs")
-[ -n "$adapt_steps" ] && adapt_len+=(--max-steps "$adapt_steps")
-limit=()
-[ -n "$eval_limit" ] && limit+=(--eval-limit "$eval_limit")
 
 if stage_on 1 "prepare MSVD into $data (domain $domain, no audio)"; then
   [ -n "$root" ] || { echo "$(basename "$0"): --root is required for stage 1" >&2; exit 2; }
@@ -67,21 +49,15 @@ if stage_on 2 "adapt $meta_exp to MSVD (AVMM frozen, A_rec for the audio) into $
       "first (or give --meta_exp DIR)" >&2
     exit 2
   fi
-  done_or_run "$run/train_summary.json" $VXT train "${train_rerun[@]}" --task caption --model "$model" --data "$data" \
-    "${adapt_len[@]}" --batch-size "$batch_size" --lr "$adapt_lr" --seed "$seed" ${limit[@]+"${limit[@]}"} \
-    --stage adapt --set "target_domain=$domain" --ckpt "$meta_exp" --train-fraction "$support_fraction" \
-    ${extra_train_args[@]+"${extra_train_args[@]}"} --out "$run"
+  tavt_adapt "$run" "$domain" "$meta_exp"
 fi
 
 if stage_on 3 "decode MSVD's test split (beam $beam)"; then
-  done_or_run "$run/preds_test.json" $VXT decode "$data" --task caption --split test --set "domain=$domain" \
-    --ckpt "$run" --beam "$beam" --out "$run/preds_test.json"
+  tavt_decode "$run" "$domain"
 fi
 
 if stage_on 4 "score"; then
-  # shellcheck disable=SC2086
-  done_or_run "$run/preds_test.scores.json" $VXT score "$run/preds_test.json" --out "$run/preds_test.scores.json" \
-    $score_args
+  tavt_score "$run"
 fi
 
 if stage_on 5 "report: $exp/RESULTS.md"; then

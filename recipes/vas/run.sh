@@ -68,15 +68,6 @@ python=python3
 
 [ -n "$root" ] || [ "$stage" -gt 1 ] || { echo "$(basename "$0"): --root DIR (the VAS clips and split lists) is required" >&2; exit 2; }
 SECONDS=0
-tools=("$python" "$(cd "$(dirname "$0")" && pwd)/../vggsound/specvqgan_tools.py")
-for c in $cells; do
-  case "$c" in
-    resnet50|no-feats) ;;
-    bninception) [ -n "$bninception_rgb" ] && [ -n "$bninception_flow" ] || {
-      echo "$(basename "$0"): the bninception cell needs --bninception_rgb DIR and --bninception_flow DIR" >&2; exit 2; } ;;
-    *) echo "$(basename "$0"): unknown cell $c (resnet50, bninception, no-feats)" >&2; exit 2 ;;
-  esac
-done
 need_vgg() { [ -n "$vggsound_exp" ] || { echo "$(basename "$0"): $1 needs --vggsound_exp EXP (recipes/vggsound/run.sh's)" >&2; exit 2; }; }
 case "$codebook" in
   vas) cb=$exp/codebook; cb_source=VAS ;;
@@ -91,125 +82,46 @@ voc=${voc:-$exp/vocoder}
 if [ -z "$lpaps" ]; then
   if [ -n "$vggsound_exp" ] && [ -e "$vggsound_exp/lpaps/lpaps.safetensors" ]; then lpaps=$vggsound_exp/lpaps; else lpaps=as-run; fi
 fi
-case "$lpaps" in
-  as-run) perceptual=$exp/lpaps ;;
-  none) perceptual=none ;;
-  *) perceptual=$lpaps ;;
-esac
-steps() { local e=$1; if [ -n "$max_steps" ]; then echo "--epochs $e --max-steps $max_steps"; else echo "--epochs $e"; fi; }
-common=(--data "$data" --nproc "$nproc" --seed "$seed")
-extra=(${extra_train_args[@]+"${extra_train_args[@]}"})
+# SpecVQGAN's VAS features sit in one folder per class (features/<class>/<kind>/video_NNNNN.pkl): given the folder
+# above them, the sampler reads DIR/*/<kind> (`*`: each example's class)
+per_class() {
+  if [ -n "$1" ] && [[ $1 != *"*"* ]] && compgen -G "$1/*/$2" >/dev/null; then echo "$1/*/$2"; else echo "$1"; fi
+}
+features=$(per_class "$features" feature_resnet50_dim2048_21.5fps)
+bninception_rgb=$(per_class "$bninception_rgb" feature_rgb_bninception_dim1024_21.5fps)
+bninception_flow=$(per_class "$bninception_flow" feature_flow_bninception_dim1024_21.5fps)
+. "$(dirname "$0")/../specvqgan_real.sh"
 
 if stage_on 1 "prepare VAS for sound generation"; then
   done_or_run "$data/prepare_report.json" $VXT prepare vas --root "$root" --out "$data" --no-cache --workers "$workers"
 fi
 
-if stage_on 2 "Melception, the classifier the metrics use"; then
-  if [ "$mel" != "$exp/melception" ]; then
-    log "  using the Melception of $mel"
-  else
-    done_or_run "$mel/train_summary.json" $VXT train "${train_rerun[@]}" --task classify --model "$melception_model" \
-      "${common[@]}" --batch-size $((melception_batch_size * nproc)) --lr 3e-4 $(steps "$melception_epochs") \
-      --patience "$melception_patience" \
-      "${extra[@]}" --out "$mel"
-  fi
-fi
+if stage_on 2 "Melception, the classifier the metrics use"; then svq_melception; fi
 
 if stage_on 3 "LPAPS, the codebook's perceptual network ($lpaps)"; then
-  if [ "$codebook" != "vas" ]; then
-    log "  no VAS codebook to train (--codebook $codebook)"
-  else
-    case "$lpaps" in
-      as-run) done_or_run "$exp/lpaps/lpaps.safetensors" "${tools[@]}" lpaps --melception "$mel" --out "$exp/lpaps" \
-                --seed "$seed" ${lpaps_channels:+--channels "$lpaps_channels"} ;;
-      none) log "  the codebook trains without a perceptual loss (--lpaps none)" ;;
-      *) log "  \$ LPAPS.load $lpaps"
-         "$python" -c 'import sys; from vxt.models.sound.lpaps import LPAPS; LPAPS.load(sys.argv[1])' "$lpaps" ;;
-    esac
-  fi
+  if [ "$codebook" != "vas" ]; then log "  no VAS codebook to train (--codebook $codebook)"; else svq_lpaps; fi
 fi
 
 if stage_on 4 "the spectrogram codebook ($codebook)"; then
   if [ "$codebook" = "vas" ]; then
-    done_or_run "$cb/train_summary.json" $VXT train "${train_rerun[@]}" --task sound --model "$model" \
-      --stage codebook "${common[@]}" --batch-size $((codebook_batch_size * nproc)) $(steps "$codebook_epochs") \
-      --set "codebook.n_embed=$n_embed" --set "base_lr=$codebook_base_lr" --set "loss.disc_start=$disc_start" \
-      --set "perceptual=$perceptual" "${extra[@]}" --out "$cb"
+    svq_codebook "$cb" --set "codebook.n_embed=$n_embed" --set "base_lr=$codebook_base_lr" \
+      --set "loss.disc_start=$disc_start" --set "perceptual=$perceptual"
   else
     log "  using the codebook of $cb"
   fi
 fi
 
-if stage_on 5 "the MelGAN vocoder"; then
-  if [ "$voc" != "$exp/vocoder" ]; then
-    log "  using the vocoder of $voc"
-  else
-    done_or_run "$voc/train_summary.json" $VXT train "${train_rerun[@]}" --task sound --model "$model" \
-      --stage vocoder "${common[@]}" --batch-size $((vocoder_batch_size * nproc)) $(steps "$vocoder_epochs") \
-      "${extra[@]}" --out "$voc"
-  fi
-fi
+if stage_on 5 "the MelGAN vocoder"; then svq_vocoder; fi
 
 if stage_on 6 "the visually conditioned sampler on the $cb_source codebook (cells: $cells)"; then
-  for c in $cells; do
-    fsets=() nf=$n_feats
-    case "$c" in
-      resnet50)
-        if [ -n "$features" ]; then
-          done_or_run "$data/features/resnet50/features.json" "${tools[@]}" link-features --data "$data" \
-            --src "$features" --out "$data/features/resnet50"
-          fsets=(--features "$data/features/resnet50")
-        elif [ -n "$visual_weights" ]; then
-          fsets=(--set "visual_weights=$visual_weights")
-        fi ;;
-      bninception)
-        done_or_run "$data/features/bninception/features.json" "${tools[@]}" link-features --data "$data" \
-          --src "$bninception_rgb" --flow "$bninception_flow" --out "$data/features/bninception"
-        fsets=(--features "$data/features/bninception") ;;
-      no-feats) nf=0 ;;  # nothing visual (sampler.n_feats=0)
-    esac
-    done_or_run "$exp/sampler-$c/train_summary.json" $VXT train "${train_rerun[@]}" --task sound --model "$model" \
-      --stage sampler "${common[@]}" --batch-size $((sampler_batch_size * nproc)) $(steps "$sampler_epochs") \
-      --patience "$sampler_patience" \
-      --set "codebook=$cb" --set "vocoder_exp=$voc" --set "sampler.n_feats=$nf" \
-      --set "sampler.base_lr=$sampler_base_lr" "${fsets[@]}" "${extra[@]}" --out "$exp/sampler-$c"
-  done
+  svq_samplers --set "sampler.base_lr=$sampler_base_lr"
 fi
 
-recon=()
 [ "$codebook" = "vas" ] && recon=("vq+patchgan+lpaps=$cb")
 
-if stage_on 7 "decode vas_valid ($samples sample(s) per clip, top-k $top_k)"; then
-  for c in $cells; do
-    done_or_run "$exp/sampler-$c/preds_test.json" $VXT decode "$data" --task sound --split test \
-      --ckpt "$exp/sampler-$c" --samples "$samples" --set "top_k=$top_k" --set "seed=$seed" \
-      --out "$exp/sampler-$c/preds_test.json"
-  done
-  for r in ${recon[@]+"${recon[@]}"}; do
-    d=${r#*=}
-    done_or_run "$d/preds_test.json" $VXT decode "$data" --task sound --split test --ckpt "$d" \
-      --set "vocoder=$voc" --out "$d/preds_test.json"
-  done
-fi
+if stage_on 7 "decode vas_valid ($samples sample(s) per clip, top-k $top_k)"; then svq_decode; fi
 
 if stage_on 8 "score with Melception: FID, MKL, KID, IS (RESULTS.md)"; then
-  todo=()
-  for c in $cells; do todo+=("$exp/sampler-$c/preds_test.json"); done
-  for r in ${recon[@]+"${recon[@]}"}; do todo+=("${r#*=}/preds_test.json"); done
-  left=()
-  for p in "${todo[@]}"; do
-    if [ -e "${p%.json}.scores.json" ] && [ "$force" != "true" ]; then log "  skip (exists: ${p%.json}.scores.json)"
-    else left+=("$p"); fi
-  done
-  if [ ${#left[@]} -gt 0 ]; then
-    log "  \$ $VXT score ${left[*]} --no-java --classifier $mel"
-    $VXT score "${left[@]}" --no-java --classifier "$mel"
-  fi
-  rargs=()
-  for r in ${recon[@]+"${recon[@]}"}; do rargs+=("${r%%=*}=${r#*=}/preds_test.scores.json"); done
-  log "  \$ ${tools[*]} report --dataset vas --exp $exp  (RESULTS.md, results.json)"
-  "${tools[@]}" report --dataset vas --exp "$exp" --cells "$cells" --reconstruction ${rargs[@]+"${rargs[@]}"} \
-    --samples "$samples" --top-k "$top_k" --n-feats "$n_feats" --codebook "$cb" --codebook-source "$cb_source" \
-    --melception "$mel"
+  svq_score vas --codebook-source "$cb_source"
 fi
 log "done in ${SECONDS} s"

@@ -66,132 +66,38 @@ python=python3
 
 [ -n "$root" ] || [ "$stage" -gt 1 ] || { echo "$(basename "$0"): --root DIR (vggsound.csv and the clips) is required" >&2; exit 2; }
 SECONDS=0
-here=$(cd "$(dirname "$0")" && pwd)
-tools=("$python" "$here/specvqgan_tools.py")
-for c in $cells; do
-  case "$c" in
-    resnet50|no-feats) ;;
-    bninception) [ -n "$bninception_rgb" ] && [ -n "$bninception_flow" ] || {
-      echo "$(basename "$0"): the bninception cell needs --bninception_rgb DIR and --bninception_flow DIR" >&2; exit 2; } ;;
-    *) echo "$(basename "$0"): unknown cell $c (resnet50, bninception, no-feats)" >&2; exit 2 ;;
-  esac
-done
-steps() { local e=$1; if [ -n "$max_steps" ]; then echo "--epochs $e --max-steps $max_steps"; else echo "--epochs $e"; fi; }
-mel=${melception_exp:-$exp/melception}
-case "$lpaps" in
-  as-run) perceptual=$exp/lpaps ;;
-  none) perceptual=none ;;
-  *) perceptual=$lpaps ;;
-esac
-common=(--data "$data" --nproc "$nproc" --seed "$seed")
-extra=(${extra_train_args[@]+"${extra_train_args[@]}"})
+mel=${melception_exp:-$exp/melception} voc=$exp/vocoder cb=$exp/codebook
+. "$(dirname "$0")/../specvqgan_real.sh"
 
 if stage_on 1 "prepare VGGSound for sound generation"; then
   done_or_run "$data/prepare_report.json" $VXT prepare vggsound --root "$root" --task sound --out "$data" \
     --no-cache --workers "$workers" ${split_list:+--split-list "$split_list"}
 fi
 
-if stage_on 2 "Melception, the classifier the metrics use"; then
-  if [ -n "$melception_exp" ]; then
-    log "  using the Melception of $melception_exp"
-  else
-    done_or_run "$mel/train_summary.json" $VXT train "${train_rerun[@]}" --task classify --model "$melception_model" \
-      "${common[@]}" --batch-size $((melception_batch_size * nproc)) --lr 3e-4 $(steps "$melception_epochs") \
-      --patience "$melception_patience" \
-      "${extra[@]}" --out "$mel"
-  fi
-fi
+if stage_on 2 "Melception, the classifier the metrics use"; then svq_melception; fi
 
-if stage_on 3 "LPAPS, the codebook's perceptual network ($lpaps)"; then
-  case "$lpaps" in
-    as-run) done_or_run "$exp/lpaps/lpaps.safetensors" "${tools[@]}" lpaps --melception "$mel" --out "$exp/lpaps" \
-              --seed "$seed" ${lpaps_channels:+--channels "$lpaps_channels"} ;;
-    none) log "  the codebook trains without a perceptual loss (--lpaps none)" ;;
-    *) log "  \$ LPAPS.load $lpaps"
-       "$python" -c 'import sys; from vxt.models.sound.lpaps import LPAPS; LPAPS.load(sys.argv[1])' "$lpaps" ;;
-  esac
-fi
+if stage_on 3 "LPAPS, the codebook's perceptual network ($lpaps)"; then svq_lpaps; fi
 
-# codebook NAME OUT SET...: one codebook run
-codebook() {
-  local out=$1; shift
-  done_or_run "$out/train_summary.json" $VXT train "${train_rerun[@]}" --task sound --model "$model" --stage codebook \
-    "${common[@]}" --batch-size $((codebook_batch_size * nproc)) $(steps "$codebook_epochs") \
-    --set "loss.disc_start=$disc_start" "$@" "${extra[@]}" --out "$out"
-}
 if stage_on 4 "the spectrogram codebook (VQGAN, PatchGAN from step $disc_start, LPAPS: $lpaps)"; then
-  codebook "$exp/codebook" --set "perceptual=$perceptual"
+  svq_codebook "$cb" --set "loss.disc_start=$disc_start" --set "perceptual=$perceptual"
   if [ "$codebook_ablation" = "true" ]; then
-    codebook "$exp/codebook-vq" --set loss.perceptual_weight=0 --set loss.disc_weight=0 --set perceptual=none
-    codebook "$exp/codebook-vq-patchgan" --set loss.perceptual_weight=0 --set perceptual=none
+    svq_codebook "$exp/codebook-vq" --set "loss.disc_start=$disc_start" --set loss.perceptual_weight=0 \
+      --set loss.disc_weight=0 --set perceptual=none
+    svq_codebook "$exp/codebook-vq-patchgan" --set "loss.disc_start=$disc_start" --set loss.perceptual_weight=0 \
+      --set perceptual=none
   fi
 fi
 
-if stage_on 5 "the MelGAN vocoder"; then
-  done_or_run "$exp/vocoder/train_summary.json" $VXT train "${train_rerun[@]}" --task sound --model "$model" \
-    --stage vocoder "${common[@]}" --batch-size $((vocoder_batch_size * nproc)) $(steps "$vocoder_epochs") \
-    "${extra[@]}" --out "$exp/vocoder"
-fi
+if stage_on 5 "the MelGAN vocoder"; then svq_vocoder; fi
 
-if stage_on 6 "the visually conditioned sampler (cells: $cells)"; then
-  for c in $cells; do
-    fsets=() nf=$n_feats
-    case "$c" in
-      resnet50)
-        if [ -n "$features" ]; then
-          done_or_run "$data/features/resnet50/features.json" "${tools[@]}" link-features --data "$data" \
-            --src "$features" --out "$data/features/resnet50"
-          fsets=(--features "$data/features/resnet50")
-        elif [ -n "$visual_weights" ]; then
-          fsets=(--set "visual_weights=$visual_weights")
-        fi ;;
-      bninception)
-        done_or_run "$data/features/bninception/features.json" "${tools[@]}" link-features --data "$data" \
-          --src "$bninception_rgb" --flow "$bninception_flow" --out "$data/features/bninception"
-        fsets=(--features "$data/features/bninception") ;;
-      no-feats) nf=0 ;;  # nothing visual (sampler.n_feats=0)
-    esac
-    done_or_run "$exp/sampler-$c/train_summary.json" $VXT train "${train_rerun[@]}" --task sound --model "$model" \
-      --stage sampler "${common[@]}" --batch-size $((sampler_batch_size * nproc)) $(steps "$sampler_epochs") \
-      --patience "$sampler_patience" \
-      --set "codebook=$exp/codebook" --set "vocoder_exp=$exp/vocoder" --set "sampler.n_feats=$nf" \
-      "${fsets[@]}" "${extra[@]}" --out "$exp/sampler-$c"
-  done
-fi
+if stage_on 6 "the visually conditioned sampler (cells: $cells)"; then svq_samplers; fi
 
-recon=("vq+patchgan+lpaps=$exp/codebook")
+recon=("vq+patchgan+lpaps=$cb")
 [ "$codebook_ablation" = "true" ] && recon+=("vq=$exp/codebook-vq" "vq+patchgan=$exp/codebook-vq-patchgan")
 
 if stage_on 7 "decode the test split ($samples sample(s) per clip, top-k $top_k) and the codebook reconstructions"; then
-  for c in $cells; do
-    done_or_run "$exp/sampler-$c/preds_test.json" $VXT decode "$data" --task sound --split test \
-      --ckpt "$exp/sampler-$c" --samples "$samples" --set "top_k=$top_k" --set "seed=$seed" \
-      --out "$exp/sampler-$c/preds_test.json"
-  done
-  for r in "${recon[@]}"; do
-    d=${r#*=}
-    done_or_run "$d/preds_test.json" $VXT decode "$data" --task sound --split test --ckpt "$d" \
-      --set "vocoder=$exp/vocoder" --out "$d/preds_test.json"
-  done
+  svq_decode
 fi
 
-if stage_on 8 "score with Melception: FID, MKL, KID, IS (RESULTS.md)"; then
-  todo=()
-  for c in $cells; do todo+=("$exp/sampler-$c/preds_test.json"); done
-  for r in "${recon[@]}"; do todo+=("${r#*=}/preds_test.json"); done
-  left=()
-  for p in "${todo[@]}"; do
-    if [ -e "${p%.json}.scores.json" ] && [ "$force" != "true" ]; then log "  skip (exists: ${p%.json}.scores.json)"
-    else left+=("$p"); fi
-  done
-  if [ ${#left[@]} -gt 0 ]; then
-    log "  \$ $VXT score ${left[*]} --no-java --classifier $mel"
-    $VXT score "${left[@]}" --no-java --classifier "$mel"
-  fi
-  rargs=()
-  for r in "${recon[@]}"; do rargs+=("${r%%=*}=${r#*=}/preds_test.scores.json"); done
-  log "  \$ ${tools[*]} report --dataset vggsound --exp $exp  (RESULTS.md, results.json)"
-  "${tools[@]}" report --dataset vggsound --exp "$exp" --cells "$cells" --reconstruction "${rargs[@]}" \
-    --samples "$samples" --top-k "$top_k" --n-feats "$n_feats" --codebook "$exp/codebook" --melception "$mel"
-fi
+if stage_on 8 "score with Melception: FID, MKL, KID, IS (RESULTS.md)"; then svq_score vggsound; fi
 log "done in ${SECONDS} s"

@@ -1,13 +1,7 @@
 """Helpers of the SpecVQGAN recipes (recipes/vggsound/run.sh and recipes/vas/run.sh).
 
-    python specvqgan_tools.py link-features --data DATA --out DIR --src DIR [--flow DIR]
     python specvqgan_tools.py lpaps --melception EXP --out DIR [--seed N] [--channels 8,16,32,64,64]
     python specvqgan_tools.py report --dataset vggsound|vas --exp EXP --cells "resnet50 ..." [...]
-
-``link-features``: vxt's sampler reads ``<example id>.npy`` from ``--features DIR``; SpecVQGAN's feature folders
-name each file after the clip (``<clip>.npy``; VAS: under ``<class>/...``). This links every sound example of the
-data dir's splits to its clip's file (``--flow``: SpecVQGAN's BN-Inception RGB + flow, concatenated per frame
-as its data loader does, written as ``.npy``). A clip without features stops the stage, naming how many.
 
 ``lpaps``: the LPAPS network SpecVQGAN's code actually ran (see recipes/vggsound/README.md): the VGGish-ish conv
 stack at VGGish-ish's own init (Kaiming normal, fan out, zero bias) and the five 1x1 layers at PyTorch's default
@@ -23,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 #: the paper's numbers as issue #15 quotes them (FID, MKL; 212 feature rows)
@@ -38,71 +31,7 @@ PAPER = {
 }
 FEATURE_NAMES = {"bninception": "BN-Inception (RGB + flow)", "resnet50": "ResNet-50", "no-feats": "no features"}
 CODEBOOK_NAMES = {"vq+patchgan+lpaps": "VQ + PatchGAN + LPAPS", "vq": "VQ only", "vq+patchgan": "VQ + PatchGAN"}
-SPLITS = ("train", "val", "test")
 VAS_NOTE = "; VAS: the sampler on the VGGSound codebook, so a VAS codebook's rows show none"
-
-
-def fail(msg: str) -> None:
-    print(f"specvqgan_tools: {msg}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-# ---------------------------------------------------------------- link-features
-
-
-def _index(src: Path) -> dict[str, list[Path]]:
-    if not src.is_dir():
-        fail(f"no such features folder: {src}")
-    out: dict[str, list[Path]] = {}
-    for p in src.rglob("*.npy"):
-        out.setdefault(p.stem, []).append(p)
-    return out
-
-
-def _pick(index: dict[str, list[Path]], stem: str, label: str | None) -> Path | None:
-    cands = index.get(stem) or []
-    if len(cands) > 1 and label:  # VAS: video_NNNNN under its class folder
-        cands = [p for p in cands if label in p.parts] or cands
-    return cands[0] if len(cands) == 1 else None
-
-
-def link_features(args) -> None:
-    import numpy as np
-
-    from vxt.data.manifest import load_split
-
-    data, out = Path(args.data), Path(args.out)
-    rgb = _index(Path(args.src))
-    flow = _index(Path(args.flow)) if args.flow else None
-    out.mkdir(parents=True, exist_ok=True)
-    made, missing = 0, []
-    for split in SPLITS:
-        for ex in load_split(data, split):
-            if ex.get("task", "sound") != "sound" or not ex.get("video"):
-                continue
-            stem, label = Path(ex["video"]).stem, ex.get("label")
-            a = _pick(rgb, stem, label)
-            b = _pick(flow, stem, label) if flow is not None else None
-            if a is None or (flow is not None and b is None):
-                missing.append(ex["id"])
-                continue
-            dst = out / f"{ex['id']}.npy"
-            if dst.is_symlink() or dst.exists():
-                dst.unlink()
-            if b is None:
-                dst.symlink_to(a.resolve())
-            else:
-                fa, fb = np.load(a, allow_pickle=False), np.load(b, allow_pickle=False)
-                n = min(len(fa), len(fb))
-                np.save(dst, np.concatenate([fa[:n], fb[:n]], axis=1).astype(np.float32))
-            made += 1
-    if missing:
-        fail(f"{len(missing)} example(s) have no features in {args.src}"
-             f"{' / ' + args.flow if args.flow else ''} (first: {missing[0]}; files are matched by the clip's "
-             "file name, <clip>.npy)")
-    (out / "features.json").write_text(json.dumps({"src": str(Path(args.src).resolve()), "flow": args.flow and
-                                                   str(Path(args.flow).resolve()), "examples": made}, indent=2) + "\n")
-    print(f"linked the features of {made} examples into {out}")
 
 
 # ---------------------------------------------------------------- lpaps
@@ -180,15 +109,18 @@ def report(args) -> None:
              f"issue #15 (212 feature rows{VAS_NOTE if args.dataset == 'vas' else ''}).", "",
              "## Sampling", "",
              "| features | FID | MKL | KID | IS | paper FID | paper MKL |", "|---|---|---|---|---|---|---|"]
+
+    def row(group: str, key: str, name: str, m: dict | None) -> str:
+        """A table row: the measured FID, MKL, KID, IS (or "not run") and the paper's FID, MKL."""
+        theirs = " | ".join(_paper(paper[group].get(key)))
+        if m is None:
+            return f"| {name} | not run | | | | {theirs} |"
+        out[group][key] = m
+        return f"| {name} | {' | '.join(_num(m.get(k)) for k in ('FID', 'MKL', 'KID', 'IS'))} | {theirs} |"
+
     for cell in ("bninception", "resnet50", "no-feats"):
         m = _scores(exp / f"sampler-{cell}" / "preds_test.scores.json") if cell in cells else None
-        name = FEATURE_NAMES[cell]
-        if m is None:
-            lines.append(f"| {name} | not run | | | | {' | '.join(_paper(paper['sampling'].get(cell)))} |")
-            continue
-        out["sampling"][cell] = m
-        lines.append(f"| {name} | {_num(m.get('FID'))} | {_num(m.get('MKL'))} | {_num(m.get('KID'))} | "
-                     f"{_num(m.get('IS'))} | {' | '.join(_paper(paper['sampling'].get(cell)))} |")
+        lines.append(row("sampling", cell, FEATURE_NAMES[cell], m))
     recon = [(k, Path(v)) for k, v in (x.split("=", 1) for x in args.reconstruction)]
     if recon:
         lines += ["", "## Codebook reconstruction", "",
@@ -196,14 +128,7 @@ def report(args) -> None:
                   "", "| codebook losses | FID | MKL | KID | IS | paper FID | paper MKL |",
                   "|---|---|---|---|---|---|---|"]
         for key, path in recon:
-            m = _scores(path)
-            name = CODEBOOK_NAMES.get(key, key)
-            if m is None:
-                lines.append(f"| {name} | not run | | | | {' | '.join(_paper(paper['reconstruction'].get(key)))} |")
-                continue
-            out["reconstruction"][key] = m
-            lines.append(f"| {name} | {_num(m.get('FID'))} | {_num(m.get('MKL'))} | {_num(m.get('KID'))} | "
-                         f"{_num(m.get('IS'))} | {' | '.join(_paper(paper['reconstruction'].get(key)))} |")
+            lines.append(row("reconstruction", key, CODEBOOK_NAMES.get(key, key), _scores(path)))
     from vxt.utils import atomic_write_text, write_json
 
     write_json(exp / "results.json", out)
@@ -214,11 +139,6 @@ def report(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("link-features")
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--src", required=True)
-    p.add_argument("--flow")
     p = sub.add_parser("lpaps")
     p.add_argument("--melception", required=True)
     p.add_argument("--out", required=True)
@@ -236,7 +156,7 @@ def main() -> None:
     p.add_argument("--codebook-source", default="vggsound", help="the data the codebook was trained on")
     p.add_argument("--melception", required=True)
     args = ap.parse_args()
-    {"link-features": link_features, "lpaps": lpaps, "report": report}[args.cmd](args)
+    {"lpaps": lpaps, "report": report}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         limit: Optional[int] = typer.Option(None, "--limit", min=1, help="With a data dir: decode only the first N examples."),
         batch_size: int = typer.Option(16, "--batch-size", min=1),
         out: Optional[str] = typer.Option(None, "--out", help="Where to write preds.json (default: the experiment dir's preds_<split>.json for a data dir; ./<video stem>.<task>.preds.json for media files)."),
-        features: Optional[str] = typer.Option(None, "--features", help="--task dense: a folder of pre-extracted features (<name>_rgb/_flow/_vggish.npy, BMT's layout)."),
+        features: Optional[str] = typer.Option(None, "--features", help="--task dense: a folder of pre-extracted features (<name>_rgb/_flow/_vggish.npy, BMT's layout); --task sound: SpecVQGAN's visual features (<clip>.pkl/.npy; DIR/*/KIND per class; RGB:FLOW concatenated)."),
         set_: Optional[List[str]] = typer.Option(None, "--set", help="--task dense decode options, key=value: top_k, nms, segments=gt|proposals, captioner=<caption exp dir>, feature_combine=sum|concat. --task sync: shift=SECONDS (with --fix), method=auto|retime|reencode, vstart=SECONDS."),
         fix: bool = typer.Option(False, "--fix", help="--task sync: also write the video with its audio moved by the offset found (to --out FILE.mp4; video packets copied untouched)."),
         samples: Optional[int] = typer.Option(None, "--samples", min=1, help="--task sound: sounds to sample per video (a sampler checkpoint); one wav each."),

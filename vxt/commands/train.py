@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         patience: Optional[int] = typer.Option(None, "--patience", min=1, help="Early stopping: end the run after N validations (one per epoch) in a row without a new best on the validation metric; best/ keeps the best (SpecVQGAN's sampler: 2)."),
         device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
         stage: Optional[str] = typer.Option(None, "--stage", help="--task dense: captioner | proposals | both (default: both, captioner first); the meta strategy (TAVT, --strategy meta): meta (default) | adapt."),
-        features: Optional[str] = typer.Option(None, "--features", help="--task dense: a folder of pre-extracted features in BMT's layout (default: extract with vxt's backbones)."),
+        features: Optional[str] = typer.Option(None, "--features", help="--task dense: a folder of pre-extracted features in BMT's layout (default: extract with vxt's backbones); --task sound: SpecVQGAN's visual features (<clip>.pkl/.npy; DIR/*/KIND per class; RGB:FLOW concatenated)."),
         ckpt: Optional[str] = typer.Option(None, "--ckpt", help="A trained experiment to start from (TAVT --stage adapt: the meta-trained model)."),
         set_: Optional[List[str]] = typer.Option(None, "--set", help="Override any model config field: key=value (JSON values, dotted keys)."),
     ) -> None:

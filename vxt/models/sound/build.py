@@ -83,7 +83,7 @@ def _first_train_example(data_dir) -> dict:
 
 def _build_sampler(name: str, cfg: dict, base: dict, data_dir) -> SoundTaskModel:
     from vxt.models import load_checkpoint
-    from vxt.models.sound.features import VisualFeatures
+    from vxt.models.sound.features import VisualFeatures, resolve_feature_dirs
 
     if not cfg.get("codebook_exp"):
         raise VxtError("the sampler stage needs a trained codebook: --set codebook=EXP "
@@ -100,9 +100,7 @@ def _build_sampler(name: str, cfg: dict, base: dict, data_dir) -> SoundTaskModel
                  "SpecVQGAN's 'No Feats')" + ("; --features is not used" if feats else ""))
         fcfg, d_feat = {"source": "none"}, 0
     elif feats:
-        if not Path(feats).is_dir():
-            raise DataError("no such features folder", path=str(feats))
-        fcfg = {"source": "files", "dir": str(Path(feats).resolve())}
+        fcfg = {"source": "files", "dir": resolve_feature_dirs(feats)}
     else:
         fcfg = {"source": "resnet", **cfg["visual"], "weights": cfg.get("visual_weights")}
     if fcfg["source"] != "none":

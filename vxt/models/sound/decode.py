@@ -12,7 +12,7 @@ import torch
 
 from vxt.errors import DataError, VxtError
 from vxt.models.sound import frontend as fe
-from vxt.models.sound.features import VisualFeatures
+from vxt.models.sound.features import VisualFeatures, resolve_feature_dirs
 from vxt.models.sound.options import DECODE_KEYS
 
 
@@ -54,9 +54,7 @@ class SoundDecoding:
         elif features is not None and not int(self.config["sampler"]["n_feats"]):
             say_once("this sampler is conditioned on no visual features (sampler.n_feats=0): --features is not used")
         elif features is not None:
-            if not Path(features).is_dir():
-                raise DataError("no such features folder", path=str(features))
-            self.visual = VisualFeatures({"source": "files", "dir": str(Path(features).resolve())})
+            self.visual = VisualFeatures({"source": "files", "dir": resolve_feature_dirs(features)})
         if self.stage == "vocoder":
             self._melgan = [self.vocoder, "MelGAN (this checkpoint)"]
             say_once("this is a vocoder checkpoint: decoding resynthesises each clip's own spectrogram with it")

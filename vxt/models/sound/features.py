@@ -2,9 +2,16 @@
 
 Two sources (``config["features"]``):
 
-* ``{"source": "files", "dir": DIR}``: ``DIR/<example id>.npy``, ``[T, d]``
-  float (SpecVQGAN's ``feature_resnet50_dim2048_21.5fps`` layout: 215 x 2048
-  for 10 s; ``vxt train/decode --features DIR``);
+* ``{"source": "files", "dir": DIR}``: one ``[T, d]`` float array per clip
+  (``vxt train/decode --features DIR``), read from SpecVQGAN's own folders as
+  they are: ``feature_resnet50_dim2048_21.5fps`` (215 x 2048 for 10 s), named
+  by the clip's file name (``<clip>.pkl``, a pickled array, as SpecVQGAN
+  writes them, or ``<clip>.npy``) or by vxt's example id (``<id>.npy``), in DIR
+  or in ``DIR/<class label>/``; DIR may name the class folder ``*`` as
+  SpecVQGAN's configs do, or ``{label}`` (VAS:
+  ``features/*/feature_resnet50_dim2048_21.5fps``). Several folders
+  joined by ``:`` (``--features RGB:FLOW``, SpecVQGAN's BN-Inception RGB and
+  flow) give each frame their features concatenated, cut to the shortest;
 * ``{"source": "resnet", "arch": "resnet50", "weights": FILE or None,
   "size": 224}``: extracted here from the video, 215 frames at 21.5 fps over
   the first 10 s (shorter side scaled to ``size``, centre crop, ImageNet
@@ -20,6 +27,9 @@ stretch).
 
 from __future__ import annotations
 
+import itertools
+import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +38,75 @@ from vxt.errors import DataError, VxtError
 
 FPS = 21.5
 FEAT_LEN, FEAT_CROP = 215, 212
+FEATURE_SUFFIXES = (".npy", ".pkl")
+
+#: what a features pickle may hold: numpy arrays (and their dtypes), nothing that runs code
+_ARRAY_PICKLE = {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct", "scalar")}
+_ARRAY_PICKLE |= {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"),
+                  ("numpy._core.numeric", "_frombuffer")}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ARRAY_PICKLE:
+            raise pickle.UnpicklingError(f"it holds {module}.{name}, not a numpy array")
+        return super().find_class(module, name)
+
+
+def load_feature_file(path: str | Path) -> np.ndarray:
+    """One clip's ``[T, d]`` features from a ``.npy`` file or a ``.pkl`` of a numpy array (SpecVQGAN's files; the
+    pickle may hold arrays only: anything else is refused unread); a damaged file is a one-line error."""
+    f = Path(path)
+    try:
+        if f.suffix == ".pkl":
+            with open(f, "rb") as fh:
+                arr = _ArrayUnpickler(fh).load()
+        else:
+            arr = np.load(f, allow_pickle=False)
+    except pickle.UnpicklingError as e:
+        raise DataError(f"cannot read the visual features ({e})", path=str(f)) from None
+    except Exception as e:  # noqa: BLE001 - a damaged file (any error numpy or pickle raises): one line
+        raise DataError(f"cannot read the visual features ({type(e).__name__}: {e})", path=str(f)) from None
+    arr = np.asarray(arr)
+    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
+        raise DataError(f"visual features must be a [frames, dim] number array, got {arr.dtype} {list(arr.shape)}",
+                        path=str(f))
+    return arr.astype(np.float32, copy=False)
+
+
+def resolve_feature_dirs(spec: str | Path) -> str:
+    """A ``--features`` value (``A`` or ``A:B``) with each folder checked and made absolute, as a config keeps it;
+    a missing folder is a one-line error. ``{label}`` stands for a whole folder name (``DIR/{label}/...``); such a
+    folder is checked up to it."""
+    out = []
+    for d in (x for x in str(spec).split(os.pathsep) if x):
+        # SpecVQGAN's configs write the class folder as a glob (features/*/feature_resnet50_dim2048_21.5fps)
+        d = "/".join("{label}" if part == "*" else part for part in d.split("/"))
+        head, sep, rest = d.partition("{label}")
+        if sep and head and not head.endswith("/"):
+            raise DataError("{label} in --features must be a whole folder name (DIR/{label}/...)", path=d)
+        if not Path(head or ".").is_dir():
+            raise DataError("no such features folder", path=head if sep else d)
+        out.append(str(Path(head or ".").resolve()) + ("/{label}" + rest if sep else ""))
+    if not out:
+        raise DataError("--features names no folder", path=str(spec))
+    return os.pathsep.join(out)
+
+
+def find_feature_file(folder: str, example: dict) -> Path | None:
+    """The file of ``example`` in one features folder (see the module docstring for the names tried)."""
+    label = example.get("label")
+    if "{label}" in folder:
+        if not label:
+            return None
+        bases = [Path(folder.replace("{label}", str(label)))]
+    else:
+        bases = [Path(folder)] + ([Path(folder) / str(label)] if label else [])
+    names = [str(example.get("id"))]
+    if example.get("video"):
+        names.append(Path(str(example["video"])).stem)
+    found = (b / f"{n}{x}" for b, n, x in itertools.product(bases, names, FEATURE_SUFFIXES))
+    return next((f for f in found if f.is_file()), None)
 
 
 def resample_frames(feats: np.ndarray, n: int) -> np.ndarray:
@@ -69,16 +148,27 @@ class VisualFeatures:
         key = str(example.get("id"))
         if key not in self._cache:
             if self.config["source"] == "files":
-                f = Path(self.config["dir"]) / f"{example.get('id')}.npy"
-                if not f.is_file():
-                    raise DataError("no visual features for this example in the --features folder "
-                                    f"(expected {f.name})", path=str(f.parent), example_id=example.get("id"))
-                self._cache[key] = np.load(f, allow_pickle=False)
+                self._cache[key] = self._from_files(example)
             else:
                 if path is None:
                     raise DataError("no video to extract visual features from", example_id=example.get("id"))
                 self._cache[key] = self._extract(path, float(example.get("start") or 0.0))
         return self._cache[key]
+
+    def _from_files(self, example: dict) -> np.ndarray:
+        parts = []
+        for folder in str(self.config["dir"]).split(os.pathsep):
+            f = find_feature_file(folder, example)
+            if f is None:
+                stem = Path(str(example.get("video") or "")).stem or example.get("id")
+                raise DataError(f"no visual features for this example in the --features folder (looked for "
+                                f"{stem}.pkl / .npy and {example.get('id')}.npy, also under its label's folder)",
+                                path=folder, example_id=example.get("id"))
+            parts.append(load_feature_file(f))
+        if len(parts) == 1:
+            return parts[0]
+        n = min(len(p) for p in parts)
+        return np.concatenate([p[:n] for p in parts], axis=1)
 
     def rows(self, example: dict, n: int, path: Path | None = None) -> np.ndarray:
         return prepare_rows(self.raw(example, path), n)

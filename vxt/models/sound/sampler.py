@@ -37,6 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from vxt.models.sound.options import SAMPLER_ORDERS
 from vxt.nn.attention import gpt_init
 
 
@@ -60,8 +61,10 @@ def from_row_major(seq: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return seq.reshape(seq.shape[0], h, w)
 
 
-#: ``sampler.order``: how a ``[B, 5, 53]`` code map becomes the sampler's sequence, and back
+#: ``sampler.order``: how a ``[B, 5, 53]`` code map becomes the sampler's sequence, and back (the keys are
+#: :data:`vxt.models.sound.options.SAMPLER_ORDERS`, which the options check without importing torch)
 ORDERS = {"column": (column_major, from_column_major), "row": (row_major, from_row_major)}
+assert tuple(ORDERS) == SAMPLER_ORDERS, "sampler.ORDERS and options.SAMPLER_ORDERS must name the same orders"
 
 
 def _order(order: str):
