@@ -4,7 +4,7 @@
 # where the Melception / MelGAN / codebook come from, the report's dataset).
 #
 # A recipe sets its defaults, parses its options with common.sh, sets `mel` (the Melception experiment), `voc` (the
-# vocoder's), `cb` (the sampler's codebook) and `lpaps` (as-run | none | DIR), then sources this file:
+# vocoder's), `cb` (the sampler's codebook) and `lpaps` (as-run | vggishish | none | DIR), then sources this file:
 #   . "$(dirname "$0")/../common.sh" "$@"
 #   mel=... voc=... cb=... lpaps=...
 #   . "$(dirname "$0")/../specvqgan_real.sh"      # checks the cells; defines the functions below
@@ -12,7 +12,8 @@
 #
 # The variables it reads (each recipe defines them as options): model, melception_model, data, exp, nproc, seed,
 # cells, features, bninception_rgb, bninception_flow, visual_weights, lpaps_channels, n_feats, top_k, samples,
-# *_batch_size (per process), *_epochs, melception_patience, sampler_patience, max_steps, python, force.
+# *_batch_size (per process), *_epochs, melception_patience, sampler_patience, vggishish_model,
+# vggishish_patience, max_steps, python, force.
 
 svq_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tools=("$python" "$svq_lib/vggsound/specvqgan_tools.py")
@@ -25,7 +26,7 @@ for c in $cells; do
   esac
 done
 case "$lpaps" in
-  as-run) perceptual=$exp/lpaps ;;
+  as-run|vggishish) perceptual=$exp/lpaps ;;
   none) perceptual=none ;;
   *) perceptual=$lpaps ;;
 esac
@@ -52,6 +53,12 @@ svq_lpaps() {
   case "$lpaps" in
     as-run) done_or_run "$exp/lpaps/lpaps.safetensors" "${tools[@]}" lpaps --melception "$mel" --out "$exp/lpaps" \
               --seed "$seed" ${lpaps_channels:+--channels "$lpaps_channels"} ;;
+    vggishish)  # as SpecVQGAN meant it: VGGishish trained on the sound classes (train_vggishish.py), its convs
+      done_or_run "$exp/vggishish/train_summary.json" $VXT train "${train_rerun[@]}" --task classify \
+        --model "$vggishish_model" "${common[@]}" --batch-size $((vggishish_batch_size * nproc)) --lr 3e-4 \
+        $(steps "$vggishish_epochs") --patience "$vggishish_patience" "${extra[@]}" --out "$exp/vggishish"
+      done_or_run "$exp/lpaps/lpaps.safetensors" "${tools[@]}" lpaps --vggishish "$exp/vggishish" \
+        --out "$exp/lpaps" --seed "$seed" ;;
     none) log "  the codebook trains without a perceptual loss (--lpaps none)" ;;
     *) log "  \$ LPAPS.load $lpaps"
        "$python" -c 'import sys; from vxt.models.sound.lpaps import LPAPS; LPAPS.load(sys.argv[1])' "$lpaps" ;;

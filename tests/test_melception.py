@@ -131,3 +131,55 @@ def test_real_sound_scores_as_itself(foley, tmp_path):
     m, extra = score_sound_predictions(str(preds), by_id, refs, classifier=mel)
     assert abs(m["FID"]) < 1e-3 and abs(m["MKL"]) < 1e-4 and m["onset_recall"] == 1.0
     assert extra["n_events"] > 0
+
+
+def test_vggishish_is_specvqgans_vgg16_stack_and_lpaps_reads_its_convs():
+    from torch import nn
+
+    from vxt.models.sound.lpaps import LPAPS
+    from vxt.models.sound.melception import PRESETS, MelceptionNet
+
+    net = MelceptionNet(PRESETS["vggishish"], n_classes=309)
+    convs = [m for m in net.features if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+    assert sum(isinstance(m, nn.MaxPool2d) for m in net.features) == 4
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in net.modules())  # use_bn: False
+    assert net.body[1].in_features == 512 * 5 * 10 and net.fc.in_features == 4096
+    # the same stack LPAPS slices: every conv's weights land in the tap slice at the same index
+    tiny = MelceptionNet(PRESETS["vggishish-tiny"], n_classes=3).eval()
+    tiny.norm_mean.fill_(0.25)
+    tiny.norm_std.fill_(0.5)
+    torch.manual_seed(0)
+    lp = LPAPS.from_vggishish(tiny)
+    assert lp.channels == (4, 8, 8, 16, 16)
+    lp_convs = [m for k in range(1, 6) for m in getattr(lp.net, f"slice{k}") if isinstance(m, nn.Conv2d)]
+    own = [m for m in tiny.features if isinstance(m, nn.Conv2d)][: len(lp_convs)]
+    assert len(lp_convs) == 13 and all(torch.equal(a.weight, b.weight) for a, b in zip(lp_convs, own))
+    assert torch.allclose(lp.scaling_layer.shift, torch.full_like(lp.scaling_layer.shift, -0.5))
+    assert torch.allclose(lp.scaling_layer.scale, torch.ones_like(lp.scaling_layer.scale))
+    x = torch.rand(2, 1, 80, 64) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(lp(x, x), torch.zeros(2, 1, 1, 1)) and float(lp(x, x.flip(0)).abs().min()) > 0
+        out = tiny(torch.rand(2, 80, 848))
+    assert out["features"].shape == (2, 32) and out["logits"].shape == (2, 3)
+    with pytest.raises(Exception, match="VGGishish"):
+        LPAPS.from_vggishish(MelceptionNet(PRESETS["melception-tiny"], n_classes=3))
+
+
+def test_vggishish_trains_with_the_classify_task(foley, tmp_path):
+    from vxt.cli import main
+    from vxt.models import load_checkpoint
+    from vxt.models.sound.lpaps import LPAPS
+
+    data, _, _ = foley
+    out = tmp_path / "vgg"
+    assert main(["train", "--task", "classify", "--model", "vggishish-tiny", "--data", str(data), "--epochs", "1",
+                 "--batch-size", "2", "--out", str(out)]) == 0
+    model = load_checkpoint(out)
+    assert model.config["network"]["net"] == "vggishish" and float(model.net.norm_std.min()) > 0
+    lp = LPAPS.from_vggishish(model)
+    lp.save(tmp_path / "lpaps")
+    back = LPAPS.load(tmp_path / "lpaps")
+    assert back.channels == (4, 8, 8, 16, 16)
+    for k, v in lp.state_dict().items():
+        assert torch.equal(v, back.state_dict()[k]), k

@@ -164,3 +164,25 @@ def test_vas_reads_specvqgans_per_class_feature_folders(tmp_path):
     assert len(runs) == 2
     assert f"--features {f}/*/{kinds['resnet50']} " in runs[0]
     assert f"--features {f}/*/{kinds['rgb']}:{f}/*/{kinds['flow']} " in runs[1]
+
+
+def test_lpaps_from_a_vggishish_trained_on_the_sound_classes(shared_data, tmp_path):
+    """--lpaps vggishish: the LPAPS SpecVQGAN meant (a VGGishish trained on the clips' classes, its convs read)."""
+    import torch
+
+    from vxt.models import load_checkpoint
+    from vxt.models.sound.lpaps import LPAPS
+
+    vgg = vggsound_root(shared_data, tmp_path / "vggsound")
+    _run("vggsound", tmp_path, "--root", str(vgg), "--lpaps", "vggishish", "--vggishish_model", "vggishish-tiny",
+         "--vggishish_batch_size", "2", "--stop-stage", "3", *FAST)
+    exp = tmp_path / "exp" / "vggsound-specvqgan"
+    clf = load_checkpoint(exp / "vggishish")
+    assert clf.config["network"]["net"] == "vggishish" and len(clf.config["labels"]) == 2  # the train clips' classes
+    run = json.loads((exp / "vggishish" / "run.json").read_text())
+    assert run["lr"] == 3e-4 and run["patience"] == 3
+    lp = LPAPS.load(exp / "lpaps")
+    conv = next(m for m in clf.net.features if isinstance(m, torch.nn.Conv2d))
+    assert torch.equal(lp.net.slice1[0].weight, conv.weight)
+    meta = json.loads((exp / "lpaps" / "lpaps.json").read_text())
+    assert meta["vggishish"] == str((exp / "vggishish").resolve()) and meta["channels"] == [4, 8, 8, 16, 16]

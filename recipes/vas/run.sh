@@ -13,7 +13,7 @@
 #   1 prepare     vxt prepare vas (22,050 Hz)
 #   2 melception  vxt train --task classify --model melception (unless --melception_exp / --vggsound_exp)
 #                 (Adam 3e-4, batch 8, 100 epochs, patience 3)
-#   3 lpaps       --lpaps as-run | none | DIR, as recipes/vggsound/run.sh (a VAS codebook only)
+#   3 lpaps       --lpaps as-run | vggishish | none | DIR, as recipes/vggsound/run.sh (a VAS codebook only)
 #   4 codebook    --codebook vas: 128 codes, PatchGAN from step 2,001, lr 1e-6 x batch (3 per process)
 #   5 vocoder     MelGAN (unless --vocoder_exp / --vggsound_exp)
 #   6 sampler     one run per --cells entry (resnet50, bninception, no-feats), 212 feature rows, AdamW lr 1e-6 x
@@ -34,8 +34,12 @@ vggsound_exp=                # recipes/vggsound/run.sh's exp: Melception, MelGAN
 codebook=vas                 # vas (train one here) | vggsound ($vggsound_exp/codebook) | a codebook experiment dir
 melception_exp=              # default: $vggsound_exp/melception, else trained here (stage 2)
 vocoder_exp=                 # default: $vggsound_exp/vocoder, else trained here (stage 5)
-lpaps=                       # as-run | none | DIR; default: $vggsound_exp/lpaps when there, else as-run
+lpaps=                       # as-run | vggishish | none | DIR; default: $vggsound_exp/lpaps when there, else as-run
 lpaps_channels=              # as-run with narrower widths, e.g. 8,16,32,64,64 (CPU smoke runs; default VGG-16's)
+vggishish_model=vggishish    # --lpaps vggishish: the classifier whose convs LPAPS reads (vggishish-tiny: tests)
+vggishish_batch_size=32      # SpecVQGAN's vggish.yaml: Adam 3e-4, batch 32, 100 epochs, patience 3
+vggishish_epochs=100
+vggishish_patience=3
 cells="resnet50"             # sampler cells: resnet50 bninception no-feats
 features=                    # SpecVQGAN's VAS ResNet-50 features (features/<class>/feature_resnet50_dim2048_21.5fps)
 bninception_rgb=             # ... BN-Inception RGB features (1,024-d)

@@ -11,7 +11,8 @@
 #   2 melception  vxt train --task classify --model melception: the classifier of FID/KID/IS/MKL (Adam 3e-4,
 #                 batch 8, 100 epochs, patience 3: SpecVQGAN's melception.yaml)
 #   3 lpaps       the codebook's perceptual network: --lpaps as-run (default: the LPAPS SpecVQGAN's code ran,
-#                 built from the Melception's input statistics), a folder with lpaps.safetensors, or none
+#                 built from the Melception's input statistics), vggishish (the one it meant: a VGGishish trained
+#                 here, its convs: Adam 3e-4, batch 32, patience 3), a folder with lpaps.safetensors, or none
 #   4 codebook    vxt train --task sound --stage codebook: 1,024 codes, PatchGAN from step 30,001 (--disc_start),
 #                 lr 4.5e-6 x batch (3 per process); --codebook_ablation true adds VQ only and VQ + PatchGAN
 #   5 vocoder     vxt train --task sound --stage vocoder: MelGAN (batch 64, 8,192-sample pieces)
@@ -39,8 +40,12 @@ features=                    # SpecVQGAN's ResNet-50 features (<clip>.npy, 215 x
 bninception_rgb=             # SpecVQGAN's BN-Inception RGB features (<clip>.npy, 215 x 1024)
 bninception_flow=            # ... and flow features (concatenated with the RGB ones: 2,048-d)
 visual_weights=              # torchvision ResNet-50 ImageNet state dict (resnet50 without --features)
-lpaps=as-run                 # as-run | none | DIR (lpaps.safetensors)
+lpaps=as-run                 # as-run | vggishish | none | DIR (lpaps.safetensors)
 lpaps_channels=              # as-run with narrower widths, e.g. 8,16,32,64,64 (CPU smoke runs; default VGG-16's)
+vggishish_model=vggishish    # --lpaps vggishish: the classifier whose convs LPAPS reads (vggishish-tiny: tests)
+vggishish_batch_size=32      # SpecVQGAN's vggish.yaml: Adam 3e-4, batch 32, 100 epochs, patience 3
+vggishish_epochs=100
+vggishish_patience=3
 codebook_ablation=false      # true: the paper's codebook loss ablation (VQ only; + PatchGAN; + LPAPS)
 disc_start=30001
 n_feats=212

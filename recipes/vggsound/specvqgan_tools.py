@@ -1,13 +1,16 @@
 """Helpers of the SpecVQGAN recipes (recipes/vggsound/run.sh and recipes/vas/run.sh).
 
     python specvqgan_tools.py lpaps --melception EXP --out DIR [--seed N] [--channels 8,16,32,64,64]
+    python specvqgan_tools.py lpaps --vggishish EXP --out DIR [--seed N]
     python specvqgan_tools.py report --dataset vggsound|vas --exp EXP --cells "resnet50 ..." [...]
 
 ``lpaps``: the LPAPS network SpecVQGAN's code actually ran (see recipes/vggsound/README.md): the VGGish-ish conv
 stack at VGGish-ish's own init (Kaiming normal, fan out, zero bias) and the five 1x1 layers at PyTorch's default
 init, seeded, because neither loads from the published checkpoint (SpecVQGAN issue #13); only the per-mel-bin
 scaling is data: the training set's mean and std, taken here from the Melception buffers (the same statistic
-over the same clips), mapped to [-1, 1] as SpecVQGAN's ScalingLayer does.
+over the same clips), mapped to [-1, 1] as SpecVQGAN's ScalingLayer does. ``--vggishish EXP``: the LPAPS its
+code meant to run, the conv stack of a VGGishish trained on the sound classes (``vxt train --task classify --model
+vggishish``, SpecVQGAN's train_vggishish.py), the 1x1 layers at their init, the scaling from its statistics.
 
 ``report``: RESULTS.md and results.json from the ``vxt score`` files, beside the paper's numbers.
 """
@@ -45,6 +48,22 @@ def lpaps(args) -> None:
     from vxt.models import load_checkpoint
     from vxt.models.sound.lpaps import LPAPS, WEIGHTS_FILE
 
+    if args.vggishish:  # the LPAPS SpecVQGAN meant: a trained VGGishish's convs
+        torch.manual_seed(int(args.seed))  # the 1x1 layers' init
+        net = LPAPS.from_vggishish(load_checkpoint(args.vggishish))
+        out = Path(args.out)
+        net.save(out)
+        LPAPS.load(out)  # it loads as the codebook stage will load it
+        (out / "lpaps.json").write_text(json.dumps({
+            "what": "SpecVQGAN's LPAPS as its code meant it: the convs of a VGGishish trained on the sound classes "
+                    "(vxt train --task classify --model vggishish), the 1x1 layers at their init (nothing trains "
+                    "them), the per-bin scaling from that classifier's training statistics",
+            "seed": int(args.seed), "channels": list(net.channels),
+            "vggishish": str(Path(args.vggishish).resolve())}, indent=2) + "\n")
+        print(f"wrote {out / WEIGHTS_FILE} (LPAPS from the VGGishish of {args.vggishish}, seed {args.seed})")
+        return
+    if not args.melception:
+        raise SystemExit("specvqgan_tools: lpaps needs --melception EXP (as run) or --vggishish EXP")
     mel = load_checkpoint(args.melception)
     mean = mel.net.norm_mean.detach().float().reshape(-1)
     std = mel.net.norm_std.detach().float().reshape(-1)
@@ -140,7 +159,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("lpaps")
-    p.add_argument("--melception", required=True)
+    p.add_argument("--melception", help="as run: the scaling from this Melception's training statistics")
+    p.add_argument("--vggishish", help="as meant: a trained VGGishish experiment (its convs and statistics)")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", default=0, type=int)
     p.add_argument("--channels", help="five widths, comma-separated (default: VGG-16's 64,128,256,512,512)")

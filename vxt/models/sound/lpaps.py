@@ -35,7 +35,9 @@ _SLICES = ((0, 4), (4, 9), (9, 16), (16, 23), (23, 30))
 WEIGHTS_FILE = "lpaps.safetensors"
 
 
-def _features(channels: tuple[int, ...] = CHANNELS) -> list[nn.Module]:
+def vggishish_features(channels: tuple[int, ...] = CHANNELS) -> list[nn.Module]:
+    """VGGishish's conv stack (SpecVQGAN's ``vggish.yaml`` layers, no batch norm) with the widths ``channels`` at
+    its five taps: the layers (and their indices) LPAPS's slices hold."""
     width = dict(zip(CHANNELS[:4], channels[:4]))  # 64, 128, 256, 512 -> the stack's own (the last: channels[4])
     layers: list[nn.Module] = []
     cin, level = 1, 0
@@ -57,7 +59,7 @@ class LPAPS(nn.Module):
         if len(channels) != 5 or min(channels) < 1:
             raise ValueError(f"LPAPS has five widths (relu1_2 ... relu5_3), got {channels}")
         self.channels = channels
-        feats = _features(channels)
+        feats = vggishish_features(channels)
         self.net = nn.Module()
         for k, (lo, hi) in enumerate(_SLICES, 1):
             s = nn.Sequential()
@@ -101,6 +103,28 @@ class LPAPS(nn.Module):
         model.load_state_dict({k: v for k, v in state.items() if k in own})
         model.eval()
         return model
+
+    @classmethod
+    def from_vggishish(cls, classifier) -> "LPAPS":
+        """The LPAPS SpecVQGAN meant to run: the conv stack of a trained VGGishish (``vxt train --task classify
+        --model vggishish``: its ``net``), the per-bin scaling from that classifier's input statistics (in [0, 1],
+        mapped to the codebook's [-1, 1] as SpecVQGAN's ScalingLayer does); the 1x1 layers at their init (nothing
+        trains them in SpecVQGAN: seed the RNG first)."""
+        net = getattr(classifier, "net", classifier)
+        if getattr(net, "kind", None) != "vggishish":
+            raise VxtError("LPAPS reads a VGGishish's conv stack: train one with --task classify --model vggishish")
+        mean, std = net.norm_mean.detach().float().reshape(-1), net.norm_std.detach().float().reshape(-1)
+        convs = [m for m in net.features if isinstance(m, nn.Conv2d)]
+        model = cls(n_mels=int(mean.numel()), channels=tuple(int(convs[i].out_channels) for i in (1, 3, 6, 9, 12)))
+        stack = {str(i): m for i, m in enumerate(net.features)}
+        for k, (lo, hi) in enumerate(_SLICES, 1):
+            s = getattr(model.net, f"slice{k}")
+            for i in range(lo, hi):
+                if isinstance(stack[str(i)], nn.Conv2d):
+                    s.get_submodule(str(i)).load_state_dict(stack[str(i)].state_dict())
+        model.scaling_layer.shift.copy_((2 * mean - 1)[None, None, :, None])
+        model.scaling_layer.scale.copy_((2 * std)[None, None, :, None])
+        return model.eval()
 
     def save(self, directory: str | Path) -> Path:
         """Write the whole state to ``directory/lpaps.safetensors`` (what :meth:`load` reads)."""

@@ -17,7 +17,12 @@ returns the 2,048-d pooled ``features``, the ``logits`` and the
 ``logits_unbiased`` (the logits without the bias, which SpecVQGAN's IS uses).
 
 ``melception-tiny`` has the same inputs and outputs with a small conv stack in
-place of Inception (``--set d_feat=``): CPU tests. The task model
+place of Inception (``--set d_feat=``): CPU tests. ``vggishish`` is SpecVQGAN's
+other classifier, VGGishish (``vggish.yaml``: the VGG-16 conv stack without
+batch norm, average-pooled to 5 x 10, two 4,096-wide layers; Kaiming and
+N(0, 0.01) init), trained the same way; its conv stack is what LPAPS reads
+(:meth:`vxt.models.sound.lpaps.LPAPS.from_vggishish`). ``vggishish-tiny``:
+narrower widths (``channels``, ``hidden``), for tests. The task model
 (:class:`MelceptionModel`) trains with ``vxt train --task classify --model
 melception`` on the data's sound classes (each example's ``label``;
 the order of ``labels/audio.txt`` where it lists them all, else sorted).
@@ -43,6 +48,10 @@ STAGES = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d
 PRESETS: dict[str, dict] = {
     "melception": {"net": "inception3", "dropout": 0.5, "d_feat": 2048},
     "melception-tiny": {"net": "tiny", "dropout": 0.0, "d_feat": 32, "channels": [8, 16]},
+    # VGGishish (SpecVQGAN's vggish.yaml: the VGG-16 conv stack, no batch norm), whose convs LPAPS reads;
+    # channels: the widths at relu1_2 ... relu5_3 (LPAPS's five taps)
+    "vggishish": {"net": "vggishish", "channels": [64, 128, 256, 512, 512], "hidden": 4096},
+    "vggishish-tiny": {"net": "vggishish", "channels": [4, 8, 8, 16, 16], "hidden": 32},
 }
 #: spectrograms kept in memory between epochs (about 275 kB each)
 CACHE_CLIPS = 4096
@@ -87,8 +96,25 @@ class MelceptionNet(nn.Module):
             self.body = _TinyNet(list(config["channels"]), d_feat)
             self.dropout = nn.Dropout(float(config["dropout"]))
             self.fc = nn.Linear(d_feat, int(n_classes))
+        elif self.kind == "vggishish":
+            from vxt.models.sound.lpaps import vggishish_features
+
+            chans, hidden = [int(c) for c in config["channels"]], int(config["hidden"])
+            self.features = nn.Sequential(*vggishish_features(tuple(chans)))
+            self.avgpool = nn.AdaptiveAvgPool2d((5, 10))
+            self.body = nn.Sequential(nn.Flatten(), nn.Linear(chans[4] * 5 * 10, hidden), nn.ReLU(),
+                                      nn.Linear(hidden, hidden), nn.ReLU())
+            self.fc = nn.Linear(hidden, int(n_classes))
+            for m in self.modules():  # VGGishish.reset_parameters
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                    nn.init.zeros_(m.bias)
+                elif isinstance(m, nn.Linear):
+                    nn.init.normal_(m.weight, 0, 0.01)
+                    nn.init.zeros_(m.bias)
+            d_feat = hidden
         else:
-            raise VxtError(f"a Melception net is inception3 or tiny, not {self.kind!r}")
+            raise VxtError(f"a Melception net is inception3, tiny or vggishish, not {self.kind!r}")
         self.d_feat = d_feat
         # per-bin standardisation (SpecVQGAN's StandardNormalizeAudio), filled from the training set
         self.register_buffer("norm_mean", torch.zeros(fe.N_MELS))
@@ -105,6 +131,8 @@ class MelceptionNet(nn.Module):
             for name in STAGES:
                 x = getattr(net, name)(x)
             x = torch.flatten(net.dropout(net.avgpool(x)), 1)
+        elif self.kind == "vggishish":
+            x = self.body(self.avgpool(self.features(x)))
         else:
             x = torch.flatten(self.dropout(F.adaptive_avg_pool2d(self.body(x), 1)), 1)
         fc = self._fc()

@@ -34,14 +34,19 @@ def _register_melception(name: str) -> None:
     def builder(overrides: dict | None = None, data_dir=None, name: str | None = None, _name=name):
         return build_melception(_name, overrides, data_dir)
 
-    what = "Inception3" if MELCEPTION[name]["net"] == "inception3" else "a small conv stack (tests)"
+    net = MELCEPTION[name]["net"]
+    if net == "vggishish":
+        description = ("VGGishish (SpecVQGAN's VGG-16-like sound classifier, whose convs LPAPS reads): --task "
+                       "classify on the data's sound classes" + (" (narrow widths, tests)" if "tiny" in name else ""))
+    else:
+        what = "Inception3" if net == "inception3" else "a small conv stack (tests)"
+        description = f"Melception ({what}), the sound classifier of FID/KID/IS/MKL: --task classify on the data's sound classes"
     # modality/examples: what --task classify trains it on (the data's sound classes); score_predictions:
     # what `vxt score` runs on --task sound predictions (the sound task finds it here by name)
     MODELS.register(name, default_config=MELCEPTION[name], tasks=("classify",), modality="audio",
                     examples=sound_class_examples, score_predictions=score_sound_predictions,
-                    description=f"Melception ({what}), the sound classifier of FID/KID/IS/MKL: --task classify "
-                                "on the data's sound classes")(builder)
+                    description=description)(builder)
 
 
-for _name in ("melception", "melception-tiny"):
+for _name in ("melception", "melception-tiny", "vggishish", "vggishish-tiny"):
     _register_melception(_name)
