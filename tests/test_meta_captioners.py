@@ -63,6 +63,13 @@ def test_avcap_meta_trains_from_the_cli(run_cli, two_domains, tmp_path, monkeypa
     assert code == 0, err
     run = json.loads((adapt / "run.json").read_text())
     assert run["steps_per_epoch"] == 2  # the 3 cartoon clips, in batches of 2
+    # and it decodes the target domain alone (--set domain= for a model with decode options of its own, too)
+    preds = tmp_path / "preds.json"
+    code, out, err = run_cli("decode", two_domains, "--task", "caption", "--split", "train", "--set", "domain=cartoon",
+                             "--ckpt", adapt, "--greedy", "--out", preds)
+    assert code == 0, err
+    rows = json.loads(preds.read_text())["predictions"]
+    assert len(rows) == 3 and all("cartoon" in r["id"] for r in rows)
 
 
 def _one_line_error(run_cli, *args) -> str:

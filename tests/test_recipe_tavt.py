@@ -84,7 +84,7 @@ def test_recipe_runs_every_stage_on_tiny_domains(tmp_path):
 
     # the ablations: each cell's switch reaches its meta-training (a dry run with VXT=true, which logs each command
     # and runs nothing); w/o AVMM and a low-resource cell are then run for real, added to the same runs (night)
-    added = ["no-avmm", "no-audio", "no-real-audio"]
+    added = ["no-avmm", "no-audio", "no-real-audio", "avcap-maml"]
     dry = subprocess.run(cmd[:cmd.index("--cells")] + ["--cells", " ".join(added), "--targets", "night"] +
                          cmd[cmd.index("--cells") + 2:] + ["--stage", "3", "--stop-stage", "4", "--exp",
                                                            str(tmp_path / "dry")],
@@ -95,6 +95,11 @@ def test_recipe_runs_every_stage_on_tiny_domains(tmp_path):
         meta = [x for x in logged if x.rstrip().endswith(f"--out {tmp_path / 'dry'}/{cell}-seed0")]
         assert len(meta) == 1 and f"--set {switch}=false" in meta[0], logged
         assert sum(f"--out {tmp_path / 'dry'}/{cell}-seed0-adapt-night" in x for x in logged) == 1
+    # the baseline in Algorithm 1: avcap meta-trained by the meta strategy, and adapted by it
+    baseline = [x for x in logged if "/avcap-maml-seed0" in x]
+    assert len(baseline) == 2 and all("--model avcap-tiny" in x and "--strategy meta" in x for x in baseline)
+    assert "--stage adapt" in baseline[1] and f"--ckpt {tmp_path / 'dry'}/avcap-maml-seed0 " in baseline[1]
+    assert all("--model tavt-tiny" in x for x in logged if "/avcap-maml-seed0" not in x)
     more = cmd[:cmd.index("--cells")] + ["--cells", "tavt no-avmm tavt-s50", "--targets", "night"] + \
         cmd[cmd.index("--cells") + 2:] + ["--stage", "3"]
     res = subprocess.run(more, env=_env(tmp_path), capture_output=True, text=True, cwd=tmp_path, timeout=600)

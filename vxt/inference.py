@@ -127,11 +127,11 @@ def decode(req: DecodeRequest) -> dict:
     first = Path(req.inputs[0])
     from_dir = len(req.inputs) == 1 and _is_data_dir(first)
     overrides, domains = dict(req.overrides or {}), None
+    if "domain" in overrides:  # any model: --set domain=NAME[,NAME] decodes those visual domains only
+        domains = {d.strip() for d in str(overrides.pop("domain")).split(",") if d.strip()}
     if hasattr(model, "configure_decode"):  # dense models: data dir, pre-extracted features, decode options
         model.configure_decode(data_dir=first if from_dir else None, features=req.features, overrides=overrides)
     else:
-        if "domain" in overrides:  # any model: --set domain=NAME[,NAME] decodes those visual domains only
-            domains = {d.strip() for d in str(overrides.pop("domain")).split(",") if d.strip()}
         if req.features or overrides:
             raise VxtError("--features and --set apply to --task dense models only (any model: --set domain=NAME)")
     needs_media = getattr(model, "needs_media", True)  # dense models read their own feature streams

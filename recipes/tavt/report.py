@@ -33,7 +33,8 @@ METRICS = (("Bleu_4", "BLEU-4"), ("METEOR", "METEOR"), ("ROUGE_L", "ROUGE-L"), (
 LABELS = {"tavt": "TAVT", "no-maml": "w/o MAML (pooled sources)", "no-rec": "w/o L_rec", "no-dis": "w/o L_dis",
           "no-dep": "w/o L_dep", "no-wma": "w/o modality-aware weights", "k4": "K = 4 clusters",
           "k16": "K = 16 clusters", "k64": "K = 64 clusters", "no-avmm": "w/o AVMM",
-          "no-audio": "w/o audio (video only)", "no-real-audio": "w/o real audio (A_rec only)"}
+          "no-audio": "w/o audio (video only)", "no-real-audio": "w/o real audio (A_rec only)",
+          "avcap-maml": "avcap + MAML (a baseline in Algorithm 1)"}
 CURVE = re.compile(r"^(.+)-s(\d+)$")
 
 

@@ -19,14 +19,16 @@
 # Cells: tavt (Algorithm 1), no-maml (`--set meta=none`: plain steps on the pooled sources), no-rec
 # (`rec_weight=0`), no-dis (`lambda=0`), no-dep (`mu=0`), no-wma (`use_wma=false`), k4 / k16 / k64
 # (`n_clusters=4|16|64`; tavt-tiny's own is 8), no-avmm (`use_avmm=false`), no-audio (`use_audio=false`),
-# no-real-audio (`use_real_audio=false`). An adapted run keeps its meta-trained model's settings.
+# no-real-audio (`use_real_audio=false`), avcap-maml (the paper's baselines in MAML: `--model $baseline_model
+# --strategy meta`, avcap-tiny meta-trained and adapted by Algorithm 1 as TAVT is). An adapted run keeps its
+# meta-trained model's settings.
 # The low-resource curve (the paper's Fig. 5): CELL-sNN adapts CELL's meta-trained model ($exp/CELL-seedS,
 # trained once for all its fractions) on NN% of the support (`--train-fraction 0.NN` in place of
 # $support_fraction), e.g. tavt-s10, no-maml-s25; CELL itself is the curve's point at $support_fraction.
 #
 # Options: --stage N --stop-stage N --force true --data DIR --exp DIR --seeds "0 1 2" --cells "..."
 #          --sources a,b,c --targets d,e --audio_absent e --n_train N --n_val N --n_test N --workers N
-#          --model NAME --meta_steps N --adapt_steps N --batch_size N --lr LR --support_fraction F
+#          --model NAME --baseline_model NAME --meta_steps N --adapt_steps N --batch_size N --lr LR --support_fraction F
 #          --eval_limit N --previous FILE (a results.json of an earlier report: its runs fill in for run
 #          dirs that are gone) --python PY, and after --, any `vxt train` option for every run.
 
@@ -37,7 +39,7 @@ root=
 data=data/tavt
 exp=exp/tavt
 seeds="0 1 2"
-cells="tavt no-maml no-rec no-dis no-dep no-wma k4 k16 k64 no-avmm no-audio no-real-audio
+cells="tavt no-maml no-rec no-dis no-dep no-wma k4 k16 k64 no-avmm no-audio no-real-audio avcap-maml
        tavt-s10 tavt-s25 tavt-s50 tavt-s75 no-maml-s10 no-maml-s25 no-maml-s50 no-maml-s75"
 sources=photo,cartoon,sketch
 targets=night,pixel
@@ -47,6 +49,7 @@ n_val=8
 n_test=16
 workers=2
 model=tavt-tiny
+baseline_model=avcap-tiny    # the avcap-maml cell's captioner (the paper wraps its baselines in MAML)
 meta_steps=300
 adapt_steps=60
 batch_size=8
@@ -62,7 +65,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 SECONDS=0
 steps_args() { echo --max-steps "$1" --epochs 1000; }
 
-known_cells="tavt, no-maml, no-rec, no-dis, no-dep, no-wma, k4, k16, k64, no-avmm, no-audio, no-real-audio"
+known_cells="tavt, no-maml, no-rec, no-dis, no-dep, no-wma, k4, k16, k64, no-avmm, no-audio, no-real-audio, avcap-maml"
 cell_args() {  # the `vxt train` options of a cell's meta-training
   case "$1" in
     tavt) ;;
@@ -75,9 +78,16 @@ cell_args() {  # the `vxt train` options of a cell's meta-training
     no-avmm) echo --set use_avmm=false ;;
     no-audio) echo --set use_audio=false ;;
     no-real-audio) echo --set use_real_audio=false ;;
+    avcap-maml) echo --strategy meta ;;  # a captioner that is not TAVT, meta-trained as TAVT is
     *) echo "$(basename "$0"): unknown cell $1 ($known_cells, or CELL-sNN: CELL on NN% of the support)" >&2
        return 2 ;;
   esac
+}
+cell_model() {  # the model a cell trains: avcap-maml -> $baseline_model, else $model
+  case "$1" in avcap-maml) echo "$baseline_model" ;; *) echo "$model" ;; esac
+}
+cell_adapt_args() {  # what a cell's adaptation adds: the meta strategy for a model that is not natively meta-trained
+  case "$1" in avcap-maml) echo --strategy meta ;; esac
 }
 cell_base() {  # the cell whose meta-trained model a cell adapts: CELL-sNN -> CELL, CELL -> CELL
   if [[ $1 =~ ^(.+)-s([0-9]+)$ ]]; then echo "${BASH_REMATCH[1]}"; else echo "$1"; fi
@@ -136,10 +146,10 @@ print(f"audio removed from the {', '.join(domains) or 'no'} domain(s): {counts}"
 EOF
 fi
 
-train() {  # train OUT SEED STEPS ARGS...
-  local out=$1 seed=$2 steps=$3; shift 3
+train() {  # train OUT SEED STEPS MODEL ARGS...
+  local out=$1 seed=$2 steps=$3 m=$4; shift 4
   done_or_run "$out/train_summary.json" \
-    $VXT train "${train_rerun[@]}" --task caption --model "$model" --data "$data" $(steps_args "$steps") \
+    $VXT train "${train_rerun[@]}" --task caption --model "$m" --data "$data" $(steps_args "$steps") \
       --batch-size "$batch_size" --lr "$lr" --seed "$seed" --eval-limit "$eval_limit" "$@" \
       ${extra_train_args[@]+"${extra_train_args[@]}"} --out "$out"
 }
@@ -148,7 +158,7 @@ if stage_on 3 "meta-train on $sources ($meta_steps steps; cells: ${bases[*]}; se
   for s in $seeds; do
     for c in "${bases[@]}"; do
       # shellcheck disable=SC2046
-      train "$exp/$c-seed$s" "$s" "$meta_steps" --set source_domains="$sources" $(cell_args "$c")
+      train "$exp/$c-seed$s" "$s" "$meta_steps" "$(cell_model "$c")" --set source_domains="$sources" $(cell_args "$c")
     done
   done
 fi
@@ -157,8 +167,10 @@ if stage_on 4 "adapt to $targets on their support sets ($adapt_steps steps, frac
   for s in $seeds; do
     for c in $cells; do
       for t in $target_list; do
-        train "$exp/$c-seed$s-adapt-$t" "$s" "$adapt_steps" --stage adapt --set target_domain="$t" \
-          --ckpt "$exp/$(cell_base "$c")-seed$s" --train-fraction "$(cell_fraction "$c")"
+        b=$(cell_base "$c")
+        # shellcheck disable=SC2046
+        train "$exp/$c-seed$s-adapt-$t" "$s" "$adapt_steps" "$(cell_model "$b")" --stage adapt --set target_domain="$t" \
+          --ckpt "$exp/$b-seed$s" --train-fraction "$(cell_fraction "$c")" $(cell_adapt_args "$b")
       done
     done
   done
