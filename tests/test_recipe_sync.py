@@ -73,23 +73,38 @@ def test_report_input_length_table_and_summed_confusions(tmp_path):
 
 
 def test_recipe_runs_end_to_end_with_an_input_length_cell(tmp_path):
-    """The whole recipe at the smallest size: both foley data pairs, pre-training, fine-tuning, a 7 s cell on
-    11 s clips, decoding, scoring, the shift check and the report with its tables and confusion plots."""
+    """The whole recipe at the smallest size: both foley data sets, pre-training, fine-tuning, decoding, scoring,
+    the shift check and the report with its table and confusion plot; then an input-length cell's commands (a
+    dry run, VXT=true: each command is logged, none runs; the report's length table has its own test above)."""
     import subprocess
 
     from recipe_tools import markdown_table, recipe_env
 
     exp = tmp_path / "exp"
-    cmd = ["bash", str(REPO / "recipes" / "sync" / "run.sh"), "--data", str(tmp_path / "data"), "--exp", str(exp),
-           "--seeds", "0", "--cells", "pretrained len7", "--n_train", "2", "--n_val", "1", "--n_test", "2",
-           "--workers", "1", "--dense_steps", "2", "--sparse_steps", "2", "--batch_size", "2",
-           "--python", sys.executable]
-    r = subprocess.run(cmd, cwd=tmp_path, env=recipe_env(), capture_output=True, text=True, timeout=600)
+    base = ["bash", str(REPO / "recipes" / "sync" / "run.sh"), "--data", str(tmp_path / "data"), "--seeds", "0",
+            "--n_train", "2", "--n_val", "1", "--n_test", "2", "--workers", "1", "--dense_steps", "2",
+            "--sparse_steps", "2", "--batch_size", "2", "--python", sys.executable]
+    r = subprocess.run([*base, "--exp", str(exp), "--cells", "pretrained"], cwd=tmp_path, env=recipe_env(),
+                       capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert (tmp_path / "data" / "len" / "sparse" / "dataset.json").exists()
-    cfg = json.loads((exp / "sparse-len7-seed0" / "config.json").read_text())
-    assert json.dumps(cfg).count('"clip_seconds": 7') >= 1
     text = (exp / "RESULTS.md").read_text()
-    assert set(markdown_table(text, "## Input length")) == {"7 s"}
     assert "dense pre-training, then sparse" in markdown_table(text, "# SparseSync on synthetic foley")
-    assert (exp / "confusion-len7.png").exists() and (exp / "shift" / "pretrained-seed0.sync.preds.json").exists()
+    assert (exp / "confusion-pretrained.png").exists()
+    assert (exp / "shift" / "pretrained-seed0.sync.preds.json").exists()
+
+    dry = subprocess.run([*base, "--exp", str(tmp_path / "dry"), "--cells", "len7", "--stop-stage", "4"],
+                         cwd=tmp_path, env={**recipe_env(), "VXT": "true"}, capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    cmds = [x.split("$ true ", 1)[1] for x in dry.stderr.splitlines() if "$ true " in x]
+    data, dexp = tmp_path / "data", tmp_path / "dry"
+    for events in ("dense", "sparse"):  # 11 s clips (--len_seconds) for the 7 s trims, beside the 10 s ones
+        assert any(c.startswith(f"prepare synth --mode foley --events {events} --seconds 11 --out {data}/len/{events} ")
+                   for c in cmds), cmds
+    train = [c for c in cmds if c.startswith("train ")]
+    dense = next(c for c in train if c.endswith(f"--out {dexp}/dense-len7-seed0"))
+    sparse = next(c for c in train if c.endswith(f"--out {dexp}/sparse-len7-seed0"))
+    assert f"--data {data}/len/dense " in dense and "--set clip_seconds=7" in dense
+    assert f"--data {data}/len/sparse " in sparse and "--set clip_seconds=7" in sparse
+    assert f"--set init={dexp}/dense-len7-seed0" in sparse
+    assert any(c.startswith(f"decode {data}/len/sparse --task sync --split test --ckpt {dexp}/sparse-len7-seed0 ")
+               for c in cmds)
